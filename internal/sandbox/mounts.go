@@ -1,0 +1,181 @@
+package sandbox
+
+import (
+	"fmt"
+	"net/netip"
+	"path"
+	"sort"
+	"strings"
+)
+
+// Mount kinds. Targets are paths inside the sandbox; the runtime builds the
+// sandbox root on a fresh tmpfs and applies the list in order.
+const (
+	KindBind    = "bind"    // Source (host path) -> Target
+	KindTmpfs   = "tmpfs"   // fresh tmpfs at Target
+	KindFile    = "file"    // create Target with Data (parent must be one of our tmpfs)
+	KindMask    = "mask"    // /dev/null over Target, only if Target exists
+	KindOverlay = "overlay" // read-only overlay of Lower (sandbox paths, top first) at Target
+	KindRemount = "remount" // make Target read-only
+	KindProc    = "proc"    // fresh procfs of the sandbox's PID namespace
+)
+
+// Mount is one step of the filesystem layout.
+type Mount struct {
+	Kind     string   `json:"kind"`
+	Source   string   `json:"source,omitempty"`
+	Target   string   `json:"target"`
+	ReadOnly bool     `json:"readOnly,omitempty"`
+	Optional bool     `json:"optional,omitempty"` // skip when Source is missing
+	Create   bool     `json:"create,omitempty"`   // create Source as a dir owned by the user when missing
+	Lower    []string `json:"lower,omitempty"`
+	Options  string   `json:"options,omitempty"` // tmpfs data, e.g. "size=64m,mode=1777"
+	NoExec   bool     `json:"noexec,omitempty"`
+	Data     []byte   `json:"data,omitempty"`
+	Mode     uint32   `json:"mode,omitempty"`
+	Owned    bool     `json:"owned,omitempty"` // chown to the sandbox user
+}
+
+// SystemDirs are bound read-only, as the original binds them into /host.
+var SystemDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/opt", "/sys", "/dev"}
+
+// EtcEntries are the host /etc entries the sandbox sees (read-only). The
+// original binds the first seven; the rest are harmless files shells and
+// resolvers read.
+var EtcEntries = []string{
+	"ssl", "ca-certificates", "alternatives", "ld.so.cache", "passwd", "group", "nsswitch.conf",
+	"ld.so.conf", "ld.so.conf.d", "localtime", "bash.bashrc", "profile", "profile.d",
+	"inputrc", "gitconfig", "host.conf", "gai.conf", "protocols", "services", "mime.types",
+	"environment", "login.defs", "terminfo", "os-release",
+}
+
+// ToolDirs of the user's home are bound read-write into the fresh $HOME.
+var ToolDirs = []string{".copilot", ".cache", ".config", ".local", ".anthropic", ".claude", ".gemini", ".cargo", ".rustup", ".npm"}
+
+// CredentialFiles under $HOME are masked with /dev/null (the original's 14).
+var CredentialFiles = []string{
+	".docker/config.json", ".npmrc", ".cargo/credentials", ".composer/auth.json",
+	".config/gh/hosts.yml", ".ssh/id_rsa", ".ssh/id_ed25519", ".ssh/id_ecdsa", ".ssh/id_dsa",
+	".aws/credentials", ".aws/config", ".kube/config", ".azure/credentials",
+	".config/gcloud/credentials.db",
+}
+
+// Sockets that would let the agent drive a container engine outside the sandbox.
+var Sockets = []string{"/var/run/docker.sock", "/run/docker.sock", "/run/containerd/containerd.sock", "/var/run/containerd/containerd.sock"}
+
+// ParseVolume reads a -v host:container[:ro|rw] spec with the original's rules
+// (existence of the host path is checked by the caller).
+func ParseVolume(spec string) (Mount, error) {
+	parts := strings.Split(spec, ":")
+	if len(parts) < 2 || len(parts) > 3 {
+		return Mount{}, fmt.Errorf("Invalid mount format: %s. Expected host_path:container_path[:mode]", spec)
+	}
+	if !path.IsAbs(parts[0]) || !path.IsAbs(parts[1]) {
+		return Mount{}, fmt.Errorf("Invalid mount: %s. Both paths must be absolute", spec)
+	}
+	ro := false
+	if len(parts) == 3 {
+		switch parts[2] {
+		case "ro":
+			ro = true
+		case "rw":
+		default:
+			return Mount{}, fmt.Errorf("Invalid mount mode: %s. Must be 'ro' or 'rw'", parts[2])
+		}
+	}
+	return Mount{Kind: KindBind, Source: path.Clean(parts[0]), Target: path.Clean(parts[1]), ReadOnly: ro}, nil
+}
+
+func depth(p string) int {
+	if p == "/" {
+		return 0
+	}
+	return strings.Count(path.Clean(p), "/")
+}
+
+func buildMounts(in Input, egress netip.Addr) ([]Mount, error) {
+	home := path.Clean(in.User.Home)
+	var layer []Mount // binds and tmpfs, ordered by depth below
+	for _, d := range SystemDirs {
+		layer = append(layer, Mount{Kind: KindBind, Source: d, Target: d, ReadOnly: true, Optional: true})
+	}
+	layer = append(layer, Mount{Kind: KindTmpfs, Target: "/etc", Options: "mode=0755,size=16m"})
+	for _, e := range EtcEntries {
+		layer = append(layer, Mount{Kind: KindBind, Source: "/etc/" + e, Target: "/etc/" + e, ReadOnly: true, Optional: true})
+	}
+	layer = append(layer,
+		Mount{Kind: KindBind, Source: "/tmp", Target: "/tmp"},
+		Mount{Kind: KindTmpfs, Target: "/dev/shm", Options: "mode=1777,size=64m", NoExec: true},
+		Mount{Kind: KindTmpfs, Target: home, Options: "mode=0755,size=256m", Owned: true},
+	)
+	if in.HostHome != "" {
+		for _, d := range ToolDirs {
+			layer = append(layer, Mount{Kind: KindBind, Source: path.Join(in.HostHome, d), Target: path.Join(home, d), Optional: true, Create: true})
+		}
+	}
+	if in.Workspace != "" {
+		ws := path.Clean(in.Workspace)
+		if !path.IsAbs(ws) {
+			return nil, fmt.Errorf("sandbox: workspace %q is not absolute", ws)
+		}
+		if ws != "/" {
+			layer = append(layer, Mount{Kind: KindBind, Source: ws, Target: ws, Optional: true})
+		}
+	}
+	for _, spec := range in.Extra {
+		m, err := ParseVolume(spec)
+		if err != nil {
+			return nil, err
+		}
+		layer = append(layer, m)
+	}
+	// Hide awf's own work dir (configs, logs in flight) wherever it shows.
+	if in.AWFDir != "" {
+		layer = append(layer, Mount{Kind: KindTmpfs, Target: path.Clean(in.AWFDir), Options: "mode=0755,size=1m", NoExec: true, Optional: true})
+	}
+	layer = append(layer, Mount{Kind: KindTmpfs, Target: "/.awf", Options: "mode=0755,size=32m"})
+	sort.SliceStable(layer, func(i, j int) bool { return depth(layer[i].Target) < depth(layer[j].Target) })
+
+	ms := layer
+	hosts := in.HostsFile
+	if hosts == "" {
+		hosts = "127.0.0.1\tlocalhost\n"
+	}
+	claude := in.ClaudeKey
+	if claude == "" {
+		claude = "sk-ant-placeholder-key-for-credential-isolation"
+	}
+	ms = append(ms,
+		Mount{Kind: KindFile, Target: "/etc/hosts", Data: []byte(hosts), Mode: 0o644},
+		Mount{Kind: KindFile, Target: "/etc/resolv.conf", Data: []byte(fmt.Sprintf("nameserver %s\noptions ndots:0\n", egress)), Mode: 0o644},
+		Mount{Kind: KindFile, Target: "/etc/hostname", Data: []byte("awf-agent\n"), Mode: 0o644},
+		Mount{Kind: KindFile, Target: "/.awf/bin/get-claude-key.sh", Data: []byte(claudeHelper(claude)), Mode: 0o755},
+	)
+	if len(in.PreloadLib) > 0 {
+		ms = append(ms, Mount{Kind: KindFile, Target: PreloadPath, Data: in.PreloadLib, Mode: 0o644})
+	}
+	if in.Env["CLAUDE_CODE_API_KEY_HELPER"] != "" {
+		ms = append(ms, Mount{Kind: KindFile, Target: path.Join(home, ".claude.json"), Mode: 0o600, Owned: true,
+			Data: []byte(fmt.Sprintf("{\"apiKeyHelper\": %q}\n", ClaudeKeyHelper))})
+	}
+	ms = append(ms, Mount{Kind: KindOverlay, Target: "/usr/local/bin", Lower: []string{"/.awf/bin", "/usr/local/bin"}})
+	for _, c := range CredentialFiles {
+		ms = append(ms, Mount{Kind: KindMask, Target: path.Join(home, c)})
+	}
+	for _, s := range Sockets {
+		ms = append(ms, Mount{Kind: KindMask, Target: s})
+	}
+	ms = append(ms,
+		Mount{Kind: KindRemount, Target: "/etc"},
+		Mount{Kind: KindRemount, Target: "/.awf"},
+		Mount{Kind: KindProc, Target: "/proc"},
+		Mount{Kind: KindRemount, Target: "/"},
+	)
+	return ms, nil
+}
+
+func claudeHelper(key string) string {
+	return "#!/bin/sh\n" +
+		"echo '[get-claude-key] awf: returning a placeholder; the api-proxy injects the real key' >&2\n" +
+		"echo '" + strings.ReplaceAll(key, "'", "") + "'\n"
+}
