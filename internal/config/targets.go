@@ -1,0 +1,217 @@
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// resolvedTargets are the targets plus the notices their normalisation produced.
+type resolvedTargets struct {
+	Targets
+	warnings []string
+}
+
+// targets takes each target from its flag, else from its environment
+// variable, and reduces it to a host name.
+func (f *Flags) targets(env map[string]string) (resolvedTargets, error) {
+	var r resolvedTargets
+	pick := func(flagVal, envName string) string {
+		if flagVal != "" {
+			return flagVal
+		}
+		return env[envName]
+	}
+	for _, t := range []struct {
+		flag, envName, val string
+		dst                *string
+	}{
+		{"openai-api-target", "OPENAI_API_TARGET", f.openaiTarget, &r.OpenAI},
+		{"anthropic-api-target", "ANTHROPIC_API_TARGET", f.anthropicTarget, &r.Anthropic},
+		{"copilot-api-target", "COPILOT_API_TARGET", f.copilotTarget, &r.Copilot},
+		{"gemini-api-target", "GEMINI_API_TARGET", f.geminiTarget, &r.Gemini},
+	} {
+		raw := strings.TrimSpace(pick(t.val, t.envName))
+		if raw == "" {
+			continue
+		}
+		host, ignored, err := NormalizeTarget(raw)
+		if err != nil {
+			return r, errorf("Invalid --%s (or %s) %q: %v", t.flag, t.envName, raw, err)
+		}
+		if ignored {
+			r.warnings = append(r.warnings, fmt.Sprintf("Ignoring unsupported API target URL components in %s; configure path prefixes via the corresponding *_API_BASE_PATH environment variable.", raw))
+		}
+		*t.dst = host
+	}
+	r.OpenAIBasePath = NormalizeBasePath(pick(f.openaiBasePath, "OPENAI_API_BASE_PATH"))
+	r.AnthropicBasePath = NormalizeBasePath(pick(f.anthropicBasePath, "ANTHROPIC_API_BASE_PATH"))
+	r.GeminiBasePath = NormalizeBasePath(pick(f.geminiBasePath, "GEMINI_API_BASE_PATH"))
+	return r, nil
+}
+
+var hostRe = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$`)
+
+// NormalizeTarget reduces an API target given as a host name or URL to its
+// lower-case host name. The upstream is always https://<host>:443, so a
+// path, query, port or credentials are dropped and ignored reports that.
+func NormalizeTarget(raw string) (host string, ignored bool, err error) {
+	s := strings.TrimSpace(raw)
+	if !strings.Contains(s, "://") {
+		s = "https://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", false, fmt.Errorf("not a host name or URL")
+	}
+	host = strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	if !hostRe.MatchString(host) {
+		return "", false, fmt.Errorf("not a valid host name")
+	}
+	ignored = u.User != nil || u.Port() != "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != ""
+	return host, ignored, nil
+}
+
+// NormalizeBasePath trims p, gives it a leading slash and drops a trailing
+// one; "/" and "" both mean no prefix.
+func NormalizeBasePath(p string) string {
+	p = strings.TrimSpace(p)
+	if p == "" {
+		return ""
+	}
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p
+	}
+	p = strings.TrimRight(p, "/")
+	return p
+}
+
+// CopilotTarget is the Copilot upstream when none was given: the GHEC
+// tenant's copilot-api host, the enterprise endpoint for any other GitHub
+// server, else the public one.
+func CopilotTarget(explicit, githubServerURL string) string {
+	if explicit != "" {
+		return explicit
+	}
+	h := urlHost(githubServerURL)
+	switch {
+	case h == "" || h == "github.com":
+		return DefaultCopilotTarget
+	case strings.HasSuffix(h, ".ghe.com"):
+		return "copilot-api." + h
+	default:
+		return "api.enterprise.githubcopilot.com"
+	}
+}
+
+func urlHost(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return ""
+	}
+	if !strings.Contains(s, "://") {
+		s = "https://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return ""
+	}
+	return strings.ToLower(u.Hostname())
+}
+
+// AutoAllowed lists the allowlist entries awf adds by itself:
+//   - each custom API target as https://<host> (the api-proxy reaches it over
+//     HTTPS only, so plain HTTP to it is not opened; the original also adds
+//     the bare host);
+//   - for a GHEC tenant (GITHUB_SERVER_URL on *.ghe.com): the tenant, its
+//     api., copilot-api. and copilot-telemetry-service. hosts, and a
+//     *.ghe.com GITHUB_API_URL host;
+//   - for GHES (ENGINE_API_TARGET): its host (for api.X also X) and the
+//     enterprise Copilot endpoints.
+func AutoAllowed(t Targets, env map[string]string) []string {
+	var out []string
+	if h := urlHost(env["GITHUB_SERVER_URL"]); strings.HasSuffix(h, ".ghe.com") {
+		out = append(out, h, "api."+h, "copilot-api."+h, "copilot-telemetry-service."+h)
+		if a := urlHost(env["GITHUB_API_URL"]); strings.HasSuffix(a, ".ghe.com") && a != "api.github.com" {
+			out = append(out, a)
+		}
+	}
+	if h := urlHost(env["ENGINE_API_TARGET"]); h != "" {
+		if base, ok := strings.CutPrefix(h, "api."); ok {
+			out = append(out, base)
+		}
+		out = append(out, h, "api.githubcopilot.com", "api.enterprise.githubcopilot.com", "telemetry.enterprise.githubcopilot.com")
+	}
+	for _, h := range []string{t.Copilot, t.OpenAI, t.Anthropic, t.Gemini} {
+		if h != "" {
+			out = append(out, "https://"+h)
+		}
+	}
+	return dedupe(out)
+}
+
+// ReadKeys reads the real API credentials from the host environment,
+// trimmed; blank values count as absent.
+func ReadKeys(env map[string]string) Keys {
+	get := func(n string) string { return strings.TrimSpace(env[n]) }
+	return Keys{
+		OpenAI:             get("OPENAI_API_KEY"),
+		Anthropic:          get("ANTHROPIC_API_KEY"),
+		CopilotGitHubToken: get("COPILOT_GITHUB_TOKEN"),
+		CopilotAPIKey:      get("COPILOT_API_KEY"),
+		Gemini:             get("GEMINI_API_KEY"),
+	}
+}
+
+func apiProxyNotices(k Keys, command string) []Warning {
+	var w []Warning
+	if !k.Any() {
+		w = append(w,
+			Warning{slog.LevelWarn, "⚠️  API proxy enabled but no API keys found in environment"},
+			Warning{slog.LevelWarn, "   Set OPENAI_API_KEY, ANTHROPIC_API_KEY, COPILOT_GITHUB_TOKEN, COPILOT_API_KEY, or GEMINI_API_KEY to use the proxy"})
+	}
+	w = append(w, Warning{slog.LevelInfo, fmt.Sprintf("API proxy enabled: OpenAI=%t, Anthropic=%t, Copilot=%t, Gemini=%t",
+		k.OpenAI != "", k.Anthropic != "", k.Copilot(), k.Gemini != "")})
+	if k.Gemini == "" {
+		// The agent always gets a Gemini placeholder; say so loudly only
+		// when the command looks like it will use Gemini.
+		lvl := slog.LevelDebug
+		if strings.Contains(strings.ToLower(command), "gemini") {
+			lvl = slog.LevelWarn
+		}
+		w = append(w,
+			Warning{lvl, "⚠️  GEMINI_API_KEY is not set: the API proxy will answer Gemini requests with 503"},
+			Warning{lvl, "   The command still gets GEMINI_API_BASE_URL and a placeholder GEMINI_API_KEY"},
+			Warning{lvl, "   Export GEMINI_API_KEY in awf's environment (sudo --preserve-env=GEMINI_API_KEY) to use Gemini"})
+	}
+	return w
+}
+
+// copilotPATWarning: Copilot CLI 1.0.21 rejects classic PATs once a model
+// is chosen, which otherwise fails deep inside the run.
+func copilotPATWarning(c *Config, env map[string]string) []Warning {
+	if !strings.HasPrefix(strings.TrimSpace(env["COPILOT_GITHUB_TOKEN"]), "ghp_") {
+		return nil
+	}
+	model := false
+	for _, v := range c.Env.Extra {
+		model = model || v.Name == "COPILOT_MODEL"
+	}
+	for _, v := range c.Env.FileVars {
+		model = model || v.Name == "COPILOT_MODEL"
+	}
+	if c.Env.All && env["COPILOT_MODEL"] != "" {
+		model = true
+	}
+	if !model {
+		return nil
+	}
+	return []Warning{
+		{slog.LevelWarn, "⚠️  COPILOT_GITHUB_TOKEN is a classic personal access token (ghp_) and COPILOT_MODEL is set"},
+		{slog.LevelWarn, "   Copilot CLI 1.0.21 and later reject classic PATs when a model is selected"},
+		{slog.LevelWarn, "   Use a fine-grained personal access token with the Copilot Requests permission,"},
+		{slog.LevelWarn, "   or unset COPILOT_MODEL to use the default model"},
+	}
+}
