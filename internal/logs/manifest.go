@@ -26,15 +26,15 @@ type Rule struct {
 
 // Manifest is policy-manifest.json.
 type Manifest struct {
-	Version           int       `json:"version"`
-	GeneratedAt       string    `json:"generatedAt"`
-	Rules             []Rule    `json:"rules"`
-	DangerousPorts    []int     `json:"dangerousPorts"`
-	DNSServers        []string  `json:"dnsServers"`
-	SSLBumpEnabled    bool      `json:"sslBumpEnabled"`
-	DLPEnabled        bool      `json:"dlpEnabled"`
-	HostAccessEnabled bool      `json:"hostAccessEnabled"`
-	AllowHostPorts    *string   `json:"allowHostPorts"`
+	Version           int      `json:"version"`
+	GeneratedAt       string   `json:"generatedAt"`
+	Rules             []Rule   `json:"rules"`
+	DangerousPorts    []int    `json:"dangerousPorts"`
+	DNSServers        []string `json:"dnsServers"`
+	SSLBumpEnabled    bool     `json:"sslBumpEnabled"`
+	DLPEnabled        bool     `json:"dlpEnabled"`
+	HostAccessEnabled bool     `json:"hostAccessEnabled"`
+	AllowHostPorts    *string  `json:"allowHostPorts"`
 }
 
 // DefaultDangerousPorts are the ports the original refuses outright.

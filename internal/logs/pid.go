@@ -168,4 +168,3 @@ func (t PidTracker) Enrich(e *Entry) {
 		e.PID, e.Comm, e.Cmdline, e.Inode = &pid, info.Comm, info.Cmdline, info.Inode
 	}
 }
-

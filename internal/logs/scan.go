@@ -127,8 +127,8 @@ func trimLine(b []byte) []byte {
 type LogFormat int
 
 const (
-	FormatAccessLog LogFormat = iota // squid firewall_detailed text
-	FormatAuditJSONL                 // audit.jsonl
+	FormatAccessLog  LogFormat = iota // squid firewall_detailed text
+	FormatAuditJSONL                  // audit.jsonl
 )
 
 // FormatForFile picks the parser by file name: *.jsonl is audit JSON.

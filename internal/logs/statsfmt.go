@@ -298,4 +298,3 @@ func FormatStats(s *Stats, format string, color bool) (string, error) {
 		return FormatStatsPretty(s, color), nil
 	}
 }
-
