@@ -1,0 +1,276 @@
+package domains
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"golang.org/x/net/publicsuffix"
+)
+
+// Options are the knobs of the allowlist language. The zero value is the
+// strict default.
+type Options struct {
+	// AllowPrivateSuffixWildcards admits a wildcard whose fixed part is a
+	// suffix from the private section of the Public Suffix List, such as
+	// *.githubusercontent.com (common in gh-aw allowlists) or *.github.io.
+	// Wildcards over ICANN suffixes (*.com, *.co.uk) stay rejected.
+	AllowPrivateSuffixWildcards bool
+}
+
+// EntryError is a rejected allowlist or blocklist entry. Its text is the
+// original's: "Invalid domain or pattern: <why>" (or "Invalid blocked
+// domain or pattern: <why>").
+type EntryError struct {
+	Entry   string // the entry as given
+	Blocked bool   // the entry came from the blocklist
+	Err     error  // why, without the prefix
+}
+
+func (e *EntryError) Error() string {
+	if e.Blocked {
+		return "Invalid blocked domain or pattern: " + e.Err.Error()
+	}
+	return "Invalid domain or pattern: " + e.Err.Error()
+}
+
+func (e *EntryError) Unwrap() error { return e.Err }
+
+// Validate checks one allowlist entry (an optional http:// or https://
+// prefix, then a domain or a `*` pattern) with the default Options.
+func Validate(entry string) error { return Options{}.Validate(entry) }
+
+// ValidateBlocked checks one blocklist entry with the default Options.
+func ValidateBlocked(entry string) error { return Options{}.ValidateBlocked(entry) }
+
+// Validate checks one allowlist entry; the error is the bare reason, as the
+// original's validateDomainOrPattern throws it.
+func (o Options) Validate(entry string) error {
+	_, err := o.parseEntry(entry, false)
+	return err
+}
+
+// ValidateBlocked checks one blocklist entry. Blocklist entries skip the
+// public-suffix checks: blocking a whole suffix is legitimate.
+func (o Options) ValidateBlocked(entry string) error {
+	_, err := o.parseEntry(entry, true)
+	return err
+}
+
+// scope is which protocols an entry admits.
+type scope int
+
+const (
+	scopeBoth scope = iota
+	scopeHTTP
+	scopeHTTPS
+)
+
+func (s scope) String() string {
+	switch s {
+	case scopeHTTP:
+		return "http"
+	case scopeHTTPS:
+		return "https"
+	}
+	return "both"
+}
+
+func (s scope) prefix() string {
+	switch s {
+	case scopeHTTP:
+		return "http://"
+	case scopeHTTPS:
+		return "https://"
+	}
+	return ""
+}
+
+// entry is one validated, canonicalised list entry.
+type entry struct {
+	scope    scope
+	domain   string // canonical name or pattern, no leading dot
+	wildcard bool
+	inert    bool // a raw IP: accepted as the original does, never matches (raw IPs are denied first)
+	glob     glob
+}
+
+func (e *entry) display() string { return e.scope.prefix() + e.domain }
+
+// splitPrefix strips an http:// or https:// prefix and one trailing slash.
+func splitPrefix(input string) (scope, string) {
+	t := trimJS(input)
+	s := scopeBoth
+	switch {
+	case strings.HasPrefix(t, "http://"):
+		s, t = scopeHTTP, t[len("http://"):]
+	case strings.HasPrefix(t, "https://"):
+		s, t = scopeHTTPS, t[len("https://"):]
+	}
+	return s, strings.TrimSuffix(t, "/")
+}
+
+func (o Options) parseEntry(input string, blocked bool) (entry, error) {
+	if err := validateOriginal(input); err != nil {
+		return entry{}, err
+	}
+	sc, d := splitPrefix(input)
+	if blocked {
+		sc = scopeBoth // a block applies to both protocols whatever its prefix
+	}
+	if strings.Contains(d, "*") {
+		return o.parsePattern(sc, d, blocked)
+	}
+	return parsePlain(sc, d, blocked)
+}
+
+// validateOriginal applies the original's rejections, in its order and with
+// its messages.
+func validateOriginal(input string) error {
+	if trimJS(input) == "" {
+		return errors.New("Domain cannot be empty")
+	}
+	_, t := splitPrefix(input)
+	if t == "" {
+		return errors.New("Domain cannot be empty")
+	}
+	if i := strings.IndexFunc(t, isSquidUnsafe); i >= 0 {
+		r := []rune(t[i:])[0]
+		desc := fmt.Sprintf("'%c'", r)
+		if r <= 0x20 || r == 0x7f {
+			desc = fmt.Sprintf("U+%04x", r)
+		}
+		return fmt.Errorf("Invalid domain %s: contains invalid character %s. "+
+			"Domain names must not contain whitespace, quotes, semicolons, backticks, hash characters, backslashes, or control characters.",
+			jsonQuote(t), desc)
+	}
+	switch {
+	case t == "*":
+		return errors.New("Pattern '*' matches all domains and is not allowed")
+	case t == "*.*":
+		return errors.New("Pattern '*.*' is too broad and is not allowed")
+	case strings.Trim(t, "*.") == "" && strings.Contains(t, "*"):
+		// Also covers "*." and ".*", which the original tests separately
+		// only after this check, so its "incomplete domain" branch never fires.
+		return fmt.Errorf("Pattern '%s' is too broad and is not allowed", t)
+	case strings.Contains(t, ".."):
+		return fmt.Errorf("Invalid domain '%s': contains double dots", t)
+	case t == ".":
+		return errors.New("Invalid domain: cannot be just a dot")
+	}
+	segs := strings.Split(t, ".")
+	stars := 0
+	for _, s := range segs {
+		if s == "*" {
+			stars++
+		}
+	}
+	if stars > 1 && stars >= len(segs)-1 {
+		return fmt.Errorf("Pattern '%s' has too many wildcard segments and is not allowed", t)
+	}
+	return nil
+}
+
+// isSquidUnsafe is the original's [\s\0"'`;#\\].
+func isSquidUnsafe(r rune) bool {
+	switch r {
+	case 0, '"', '\'', '`', ';', '#', '\\':
+		return true
+	}
+	return isJSSpace(r)
+}
+
+func parsePlain(sc scope, d string, blocked bool) (entry, error) {
+	name := strings.TrimPrefix(d, ".") // squid's ".example.com" means the same as "example.com"
+	c, kind := classify(name)
+	switch kind {
+	case kindIPv4, kindIPv6:
+		return entry{scope: sc, domain: strings.ToLower(name), inert: true}, nil
+	case kindInvalid:
+		return entry{}, fmt.Errorf("Invalid domain %s: not a valid host name", jsonQuote(d))
+	}
+	if !blocked {
+		if ps, icann := publicsuffix.PublicSuffix(c); icann && ps == c {
+			return entry{}, fmt.Errorf("Domain '%s' is a public suffix and is not allowed: it would admit every domain under it", d)
+		}
+	}
+	return entry{scope: sc, domain: c}, nil
+}
+
+func (o Options) parsePattern(sc scope, d string, blocked bool) (entry, error) {
+	labels := strings.Split(strings.TrimSuffix(d, "."), ".")
+	last := -1
+	for i, l := range labels {
+		switch {
+		case l == "":
+			return entry{}, fmt.Errorf("Invalid pattern '%s': empty label", d)
+		case strings.Contains(l, "*"):
+			l = strings.ToLower(l)
+			for j := 0; j < len(l); j++ {
+				c := l[j]
+				if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '*') {
+					return entry{}, fmt.Errorf("Invalid pattern %s: a label with '*' may contain only ASCII letters, digits and hyphens", jsonQuote(d))
+				}
+			}
+			labels[i], last = l, i
+		default:
+			a, err := toASCII(l)
+			if err != nil {
+				return entry{}, fmt.Errorf("Invalid pattern %s: %s is not a valid host name label", jsonQuote(d), jsonQuote(l))
+			}
+			labels[i] = a
+		}
+	}
+	fixed := strings.Join(labels[last+1:], ".")
+	if fixed == "" {
+		return entry{}, fmt.Errorf("Pattern '%s' has no fixed domain after its last wildcard and is not allowed", d)
+	}
+	if endsInNumber(fixed) {
+		return entry{}, fmt.Errorf("Invalid pattern %s: no host name can match it", jsonQuote(d))
+	}
+	if !blocked {
+		if ps, icann := publicsuffix.PublicSuffix(fixed); ps == fixed {
+			// A single label that is in no rule is a suffix by the list's
+			// default rule: an unknown TLD (internal, local, test).
+			private := !icann && strings.Contains(fixed, ".")
+			if !private || !o.AllowPrivateSuffixWildcards {
+				return entry{}, fmt.Errorf("Pattern '%s' spans the public suffix '%s' and is not allowed: "+
+					"names under it belong to different owners; list the hosts you need", d, fixed)
+			}
+		}
+	}
+	p := strings.Join(labels, ".")
+	return entry{scope: sc, domain: p, wildcard: true, glob: compileGlob(p)}, nil
+}
+
+// jsonQuote is JavaScript's JSON.stringify for a string.
+func jsonQuote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch r {
+		case '"':
+			b.WriteString(`\"`)
+		case '\\':
+			b.WriteString(`\\`)
+		case '\b':
+			b.WriteString(`\b`)
+		case '\f':
+			b.WriteString(`\f`)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\r':
+			b.WriteString(`\r`)
+		case '\t':
+			b.WriteString(`\t`)
+		default:
+			if r < 0x20 {
+				fmt.Fprintf(&b, `\u%04x`, r)
+			} else {
+				b.WriteRune(r)
+			}
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
