@@ -1,0 +1,68 @@
+package egress
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"strings"
+
+	"golang.org/x/net/idna"
+)
+
+// recorder is a net.Conn for crypto/tls that reads from r, keeps every
+// byte it read, and swallows writes: the handshake never gets further than
+// the ClientHello, and the alert it sends on the way out goes nowhere.
+type recorder struct {
+	net.Conn
+	r   io.Reader
+	buf bytes.Buffer
+}
+
+func (c *recorder) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.buf.Write(p[:n])
+	return n, err
+}
+
+func (c *recorder) Write(p []byte) (int, error) { return len(p), nil }
+func (c *recorder) Close() error                { return nil }
+
+var errHelloSeen = errors.New("egress: client hello seen")
+
+// hello is what sniffing the start of a tunnel found.
+type hello struct {
+	tls  bool   // a well-formed TLS ClientHello
+	sni  string // its server name, canonical, "" if none
+	data []byte // every byte consumed from the client, to forward first
+}
+
+// sniffHello reads a TLS ClientHello from r without terminating TLS: it
+// lets crypto/tls parse the hello and aborts from GetConfigForClient, so
+// the parsing is the standard library's, fragmentation included. conn
+// supplies addresses only; the caller sets the read deadline.
+func sniffHello(conn net.Conn, r io.Reader) hello {
+	rec := &recorder{Conn: conn, r: r}
+	var h hello
+	cfg := &tls.Config{GetConfigForClient: func(chi *tls.ClientHelloInfo) (*tls.Config, error) {
+		h.tls = true
+		h.sni = canonicalHost(chi.ServerName)
+		return nil, errHelloSeen
+	}}
+	_ = tls.Server(rec, cfg).HandshakeContext(context.Background())
+	h.data = rec.buf.Bytes()
+	return h
+}
+
+// canonicalHost is the form names are compared in: ASCII (punycode),
+// lower case, without a trailing dot. Names that do not convert are kept
+// lower-cased, so they can only compare equal to themselves.
+func canonicalHost(h string) string {
+	h = strings.TrimSuffix(strings.ToLower(h), ".")
+	if a, err := idna.Lookup.ToASCII(h); err == nil {
+		return a
+	}
+	return h
+}
