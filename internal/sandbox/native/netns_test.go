@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -14,7 +15,12 @@ import (
 	"github.com/awf-dev/awf/internal/testnet"
 )
 
-func TestMain(m *testing.M) { testnet.Main(m) }
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == InitArg {
+		InitMain()
+	}
+	testnet.Main(m)
+}
 
 func testNetwork() sandbox.Network {
 	n := sandbox.Network{

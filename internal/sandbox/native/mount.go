@@ -1,0 +1,158 @@
+package native
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/awf-dev/awf/internal/sandbox"
+)
+
+// applyMounts builds the sandbox filesystem under root (a fresh tmpfs in
+// the init's private mount namespace). Nothing here is visible outside it.
+func applyMounts(root string, ms []sandbox.Mount, u sandbox.User) error {
+	for _, m := range ms {
+		if err := applyMount(root, m, u); err != nil {
+			return fmt.Errorf("mount %s %s: %w", m.Kind, m.Target, err)
+		}
+	}
+	return nil
+}
+
+func inRoot(root, p string) string { return filepath.Join(root, filepath.Clean("/"+p)) }
+
+func exists(p string) bool { _, err := os.Lstat(p); return err == nil }
+
+func applyMount(root string, m sandbox.Mount, u sandbox.User) error {
+	t := inRoot(root, m.Target)
+	switch m.Kind {
+	case sandbox.KindBind:
+		return bind(m, t, u)
+	case sandbox.KindTmpfs:
+		if m.Optional && !exists(t) {
+			return nil
+		}
+		if err := os.MkdirAll(t, 0o755); err != nil {
+			return err
+		}
+		flags := uintptr(unix.MS_NOSUID | unix.MS_NODEV)
+		if m.NoExec {
+			flags |= unix.MS_NOEXEC
+		}
+		if err := unix.Mount("tmpfs", t, "tmpfs", flags, m.Options); err != nil {
+			return err
+		}
+		if m.Owned {
+			return os.Chown(t, u.UID, u.GID)
+		}
+		return nil
+	case sandbox.KindFile:
+		if err := os.MkdirAll(filepath.Dir(t), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(t, m.Data, os.FileMode(m.Mode)); err != nil {
+			return err
+		}
+		if err := os.Chmod(t, os.FileMode(m.Mode)); err != nil {
+			return err
+		}
+		if m.Owned {
+			return os.Chown(t, u.UID, u.GID)
+		}
+		return nil
+	case sandbox.KindMask:
+		fi, err := os.Lstat(t)
+		if err != nil || fi.IsDir() {
+			return nil // nothing there to hide
+		}
+		if err := unix.Mount("/dev/null", t, "", unix.MS_BIND, ""); err != nil {
+			return err
+		}
+		return setattr(t, unix.MOUNT_ATTR_RDONLY, false)
+	case sandbox.KindOverlay:
+		lower := make([]string, len(m.Lower))
+		for i, l := range m.Lower {
+			lower[i] = inRoot(root, l)
+			if strings.ContainsAny(lower[i], ":,") {
+				return fmt.Errorf("overlay lower dir %q has ':' or ','", l)
+			}
+		}
+		return unix.Mount("overlay", t, "overlay", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, "lowerdir="+strings.Join(lower, ":"))
+	case sandbox.KindRemount:
+		return setattr(t, unix.MOUNT_ATTR_RDONLY, false)
+	case sandbox.KindProc:
+		if err := os.MkdirAll(t, 0o555); err != nil {
+			return err
+		}
+		return unix.Mount("proc", t, "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
+	}
+	return fmt.Errorf("unknown mount kind %q", m.Kind)
+}
+
+func bind(m sandbox.Mount, t string, u sandbox.User) error {
+	fi, err := os.Lstat(m.Source)
+	if errors.Is(err, os.ErrNotExist) && m.Create {
+		if err := os.MkdirAll(m.Source, 0o755); err != nil {
+			return err
+		}
+		if err := os.Chown(m.Source, u.UID, u.GID); err != nil {
+			return err
+		}
+		fi, err = os.Lstat(m.Source)
+	}
+	if err != nil {
+		if m.Optional && errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	if fi.Mode()&os.ModeSymlink != 0 {
+		// Merged-/usr hosts: /bin -> usr/bin. Recreate the link; its
+		// target is bound separately.
+		link, err := os.Readlink(m.Source)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Dir(t), 0o755); err != nil {
+			return err
+		}
+		if exists(t) {
+			return nil
+		}
+		return os.Symlink(link, t)
+	}
+	if fi.IsDir() {
+		if err := os.MkdirAll(t, 0o755); err != nil {
+			return err
+		}
+	} else if !exists(t) {
+		if err := os.MkdirAll(filepath.Dir(t), 0o755); err != nil {
+			return err
+		}
+		f, err := os.OpenFile(t, os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			return err
+		}
+		f.Close()
+	}
+	if err := unix.Mount(m.Source, t, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return err
+	}
+	attr := uint64(unix.MOUNT_ATTR_NOSUID)
+	if m.ReadOnly {
+		attr |= unix.MOUNT_ATTR_RDONLY
+	}
+	return setattr(t, attr, true)
+}
+
+func setattr(p string, set uint64, recursive bool) error {
+	flags := 0
+	if recursive {
+		flags = unix.AT_RECURSIVE
+	}
+	return unix.MountSetattr(unix.AT_FDCWD, p, uint(flags), &unix.MountAttr{Attr_set: set})
+}

@@ -1,0 +1,289 @@
+package native
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/awf-dev/awf/internal/sandbox"
+)
+
+// StateRoot holds one directory per live run: its owner pid and the empty
+// mount point of the sandbox root.
+var StateRoot = "/run/awf"
+
+// Exit codes of an interrupted run, as the original.
+const (
+	ExitTimeout = 124
+	ExitSIGINT  = 130
+	ExitSIGTERM = 143
+)
+
+// ErrSetup wraps failures before the command started.
+var ErrSetup = errors.New("sandbox setup failed")
+
+// Sandbox is one prepared run: network namespace, cgroup and state dir.
+// Close removes all of them; whatever Close misses (awf killed) is removed
+// by CleanStale at the next start.
+type Sandbox struct {
+	Plan *sandbox.Plan
+	NS   *Netns
+	cg   *Cgroup
+	Log  *slog.Logger
+	// Grace is how long the command gets between SIGTERM and SIGKILL
+	// on timeout or interruption.
+	Grace time.Duration
+	// Started is when the init reported the command started.
+	Started time.Time
+}
+
+// Prepare cleans leftovers of dead runs and creates the run's kernel
+// objects. The caller then makes its listeners with s.NS and calls Run.
+func Prepare(p *sandbox.Plan, log *slog.Logger) (s *Sandbox, err error) {
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if err := CleanStale(log); err != nil {
+		log.Warn("cleaning leftovers of earlier runs", "err", err)
+	}
+	s = &Sandbox{Plan: p, Log: log, Grace: 10 * time.Second}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if err := os.MkdirAll(filepath.Join(p.StateDir, "root"), 0o700); err != nil {
+		return nil, fmt.Errorf("%w: state dir: %v", ErrSetup, err)
+	}
+	if err := os.WriteFile(filepath.Join(p.StateDir, "pid"), []byte(ownerStamp(os.Getpid())), 0o600); err != nil {
+		return nil, fmt.Errorf("%w: state dir: %v", ErrSetup, err)
+	}
+	if s.cg, err = NewCgroup(p.ID, p.Limits); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
+	}
+	if s.NS, err = NewNetns(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
+	}
+	if err := s.NS.Setup(p.Net); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
+	}
+	return s, nil
+}
+
+// ownerStamp identifies a process beyond its pid (pids are reused): pid
+// plus start time from /proc.
+func ownerStamp(pid int) string {
+	return strconv.Itoa(pid) + " " + startTime(pid)
+}
+
+func startTime(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 {
+		if f := strings.Fields(s[i+1:]); len(f) > 19 {
+			return f[19]
+		}
+	}
+	return ""
+}
+
+// CleanStale removes the state dirs and cgroups of runs whose awf process
+// is gone.
+func CleanStale(log *slog.Logger) error {
+	ents, err := os.ReadDir(StateRoot)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, e := range ents {
+		dir := filepath.Join(StateRoot, e.Name())
+		b, err := os.ReadFile(filepath.Join(dir, "pid"))
+		if err == nil {
+			f := strings.Fields(string(b))
+			if len(f) == 2 {
+				if pid, err := strconv.Atoi(f[0]); err == nil && startTime(pid) == f[1] {
+					continue // still running
+				}
+			}
+		} else if info, ierr := e.Info(); ierr == nil && time.Since(info.ModTime()) < 10*time.Second {
+			continue // being created right now
+		}
+		log.Info("removing leftovers of a dead run", "id", e.Name())
+		errs = append(errs, removeCgroupsOf(e.Name()), os.RemoveAll(dir))
+	}
+	return errors.Join(errs...)
+}
+
+// Close removes the run's kernel objects and state. Mounts and the PID
+// namespace died with the init; the network namespace goes with its last
+// socket.
+func (s *Sandbox) Close() error {
+	var errs []error
+	if s.NS != nil {
+		s.NS.Close()
+	}
+	if s.cg != nil {
+		errs = append(errs, s.cg.Remove())
+	}
+	errs = append(errs, os.RemoveAll(s.Plan.StateDir))
+	return errors.Join(errs...)
+}
+
+// IO is the command's standard streams.
+type IO struct {
+	Stdin          *os.File
+	Stdout, Stderr *os.File
+}
+
+// Run starts the init in new PID, mount, IPC and UTS namespaces inside the
+// agent network namespace and waits for the command. It returns the exit
+// code awf should exit with: the command's own, 124 on timeout, 130/143
+// when awf was interrupted.
+func (s *Sandbox) Run(stdio IO) (int, error) {
+	planR, planW, err := os.Pipe()
+	if err != nil {
+		return 1, err
+	}
+	defer planW.Close()
+	statR, statW, err := os.Pipe()
+	if err != nil {
+		planR.Close()
+		return 1, err
+	}
+	defer statR.Close()
+
+	cmd := exec.Command("/proc/self/exe", InitArg)
+	cmd.Env = []string{}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
+	var tty *ptyCopier
+	if s.Plan.TTY {
+		if tty, err = newPty(stdio); err != nil {
+			planR.Close()
+			statW.Close()
+			return 1, fmt.Errorf("%w: tty: %v", ErrSetup, err)
+		}
+		defer tty.restore()
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = tty.slave, tty.slave, tty.slave
+	}
+	cmd.ExtraFiles = []*os.File{planR, statW}
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags: unix.CLONE_NEWPID | unix.CLONE_NEWNS | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS,
+		// The thread that forks is the namespace's own, which lives as
+		// long as the Netns, so this fires only when awf itself dies.
+		Pdeathsig: syscall.SIGKILL,
+	}
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
+	defer signal.Stop(sigs)
+
+	err = s.NS.Do(cmd.Start)
+	planR.Close()
+	statW.Close()
+	if tty != nil {
+		tty.slave.Close()
+	}
+	if err != nil {
+		return 1, fmt.Errorf("%w: start init: %v", ErrSetup, err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+
+	// The init reads the plan only after it is in the cgroup, so the
+	// command can never run outside its limits.
+	if err := s.cg.Add(cmd.Process.Pid); err != nil {
+		cmd.Process.Kill()
+		<-waited
+		return 1, fmt.Errorf("%w: %v", ErrSetup, err)
+	}
+	if err := json.NewEncoder(planW).Encode(s.Plan); err != nil {
+		cmd.Process.Kill()
+		<-waited
+		return 1, fmt.Errorf("%w: send plan: %v", ErrSetup, err)
+	}
+	planW.Close()
+	line, _ := bufio.NewReader(statR).ReadString('\n')
+	line = strings.TrimSpace(line)
+	if line != "ok" {
+		werr := <-waited
+		if line == "" {
+			line = fmt.Sprintf("init died: %v", werr)
+		}
+		return 1, fmt.Errorf("%w: %s", ErrSetup, line)
+	}
+	s.Started = time.Now()
+	if tty != nil {
+		tty.start()
+	}
+
+	var timeout <-chan time.Time
+	if s.Plan.Timeout > 0 {
+		t := time.NewTimer(s.Plan.Timeout)
+		defer t.Stop()
+		timeout = t.C
+	}
+	forced := 0
+	var kill <-chan time.Time
+	stop := func(code int, why string) {
+		if forced != 0 {
+			return
+		}
+		forced = code
+		s.Log.Warn("stopping the command", "reason", why)
+		cmd.Process.Signal(unix.SIGTERM)
+		kill = time.After(s.Grace)
+	}
+	for {
+		select {
+		case err := <-waited:
+			if tty != nil {
+				tty.wait()
+			}
+			if forced != 0 {
+				return forced, nil
+			}
+			if err == nil {
+				return 0, nil
+			}
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+					return 128 + int(ws.Signal()), nil
+				}
+				return ee.ExitCode(), nil
+			}
+			return 1, err
+		case sig := <-sigs:
+			switch sig {
+			case unix.SIGINT:
+				stop(ExitSIGINT, "SIGINT")
+			case unix.SIGTERM:
+				stop(ExitSIGTERM, "SIGTERM")
+			default:
+				cmd.Process.Signal(sig)
+			}
+		case <-timeout:
+			stop(ExitTimeout, "agent timeout")
+		case <-kill:
+			cmd.Process.Kill()
+		}
+	}
+}
