@@ -26,7 +26,7 @@ func testPlan(t *testing.T, script string, mod func(*sandbox.Input)) *sandbox.Pl
 		ID: fmt.Sprintf("t%d-%d", os.Getpid(), runSeq), Command: []string{"/bin/bash", "-c", script},
 		User:      sandbox.User{UID: 1000, GID: 1000, Name: "agent", Home: "/home/agent"},
 		Workspace: ws, Workdir: ws,
-		Env:       map[string]string{"AWF_TEST": "1"},
+		Env: map[string]string{"AWF_TEST": "1"},
 	}
 	if mod != nil {
 		mod(&in)
