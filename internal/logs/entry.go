@@ -105,7 +105,8 @@ func ParseAccessLine(line string) (Entry, error) {
 	}
 	e.Timestamp = ts
 	var ok bool
-	if e.ClientIP, e.ClientPort, ok = splitLast(f[1]); !ok || !allDigits(e.ClientPort) || e.ClientIP == "" {
+	// "-:-" is what a proxy writes when it has no client address.
+	if e.ClientIP, e.ClientPort, ok = splitLast(f[1]); !ok || e.ClientIP == "" || !(allDigits(e.ClientPort) || f[1] == "-:-") {
 		return e, errMalformed
 	}
 	e.Host = f[2]

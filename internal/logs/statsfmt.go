@@ -117,7 +117,8 @@ func (s *Stats) validDomains() []*DomainStats {
 }
 
 // FormatStatsMarkdown renders the step summary: the original's collapsible
-// "Firewall Activity" block (with bytes columns when known) and, when the
+// "Firewall Activity" block (with bytes columns when known: Sent is
+// audit.jsonl's bytes_in, agent to upstream; Received is bytes_out) and, when the
 // api-proxy logged usage, an "LLM Token Usage" block.
 func FormatStatsMarkdown(s *Stats) string {
 	var l []string
@@ -136,8 +137,8 @@ func FormatStatsMarkdown(s *Stats) string {
 	case len(valid) == 0:
 		l = append(l, "No valid domain activity detected.")
 	case s.HasBytes:
-		l = append(l, "| Domain | Allowed | Denied | Bytes in | Bytes out |",
-			"|--------|---------|--------|----------|-----------|")
+		l = append(l, "| Domain | Allowed | Denied | Sent | Received |",
+			"|--------|---------|--------|------|----------|")
 		for _, d := range valid {
 			l = append(l, fmt.Sprintf("| %s | %d | %d | %s | %s |", mdEscape(d.Domain), d.Allowed, d.Denied, humanBytes(*d.BytesIn), humanBytes(*d.BytesOut)))
 		}
@@ -218,7 +219,7 @@ func FormatStatsPretty(s *Stats, color bool) string {
 		fmt.Sprintf("Denied:          %s (%s%%)", c.red(fmt.Sprint(s.DeniedRequests)), pct(s.DeniedRequests)),
 		fmt.Sprintf("Unique Domains:  %d", s.UniqueDomains))
 	if s.HasBytes {
-		l = append(l, fmt.Sprintf("Bytes:           %s in, %s out", humanBytes(s.BytesIn), humanBytes(s.BytesOut)))
+		l = append(l, fmt.Sprintf("Bytes:           %s sent, %s received", humanBytes(s.BytesIn), humanBytes(s.BytesOut)))
 	}
 	if s.TimeRange != nil {
 		l = append(l, "", c.gray(fmt.Sprintf("Time Range: %s - %s", isoMillis(s.TimeRange.Start), isoMillis(s.TimeRange.End))))
@@ -237,7 +238,7 @@ func FormatStatsPretty(s *Stats, color bool) string {
 			}
 			line := fmt.Sprintf("  %-*s%s, %s", width+2, d.Domain, c.green(fmt.Sprintf("%d allowed", d.Allowed)), denied)
 			if d.BytesIn != nil {
-				line += c.gray(fmt.Sprintf("  (%s in, %s out)", humanBytes(*d.BytesIn), humanBytes(*d.BytesOut)))
+				line += c.gray(fmt.Sprintf("  (%s sent, %s received)", humanBytes(*d.BytesIn), humanBytes(*d.BytesOut)))
 			}
 			l = append(l, line)
 		}
