@@ -5,6 +5,7 @@ import (
 	"compress/flate"
 	"compress/gzip"
 	"compress/zlib"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -304,7 +305,7 @@ type flushingWriter interface {
 	Close() error
 }
 
-func newFlushingWriter(name string, o *bytes.Buffer) flushingWriter {
+func newFlushingWriter(name string, o io.Writer) flushingWriter {
 	switch name {
 	case "gzip":
 		return gzip.NewWriter(o)

@@ -69,6 +69,7 @@ type WSTracker struct {
 	window   []byte
 	inflater io.ReadCloser
 	out      []byte
+	inflated int // messages inflated, for tests and diagnostics
 }
 
 // NewWSTracker prepares a tracker for one WebSocket connection.
@@ -300,6 +301,7 @@ func (t *WSTracker) inflate(msg []byte) ([]byte, bool) {
 		}
 	}
 	t.slideWindow(t.out)
+	t.inflated++
 	return t.out, true
 }
 
