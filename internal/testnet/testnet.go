@@ -60,17 +60,27 @@ func Require(t testing.TB) {
 // the tests in a private network; otherwise it runs them as they are, and
 // Require skips the ones that need the network.
 func Main(m *testing.M) {
+	Enter()
+	os.Exit(m.Run())
+}
+
+// Enter puts the calling program in the private test network: as root it
+// re-executes the program inside new namespaces (and exits with the child's
+// code); inside, it sets the network up and returns true. Without root it
+// returns false and the program runs as it is.
+func Enter() bool {
 	if Inside() {
 		if err := setUp(); err != nil {
 			fmt.Fprintln(os.Stderr, "testnet:", err)
 			os.Exit(2)
 		}
-		os.Exit(m.Run())
+		return true
 	}
 	if os.Geteuid() != 0 {
-		os.Exit(m.Run())
+		return false
 	}
 	os.Exit(reexec())
+	return false
 }
 
 func reexec() int {
