@@ -95,7 +95,7 @@ func applyMount(root string, m sandbox.Mount, u sandbox.User) error {
 
 func bind(m sandbox.Mount, t string, u sandbox.User) error {
 	fi, err := os.Lstat(m.Source)
-	if errors.Is(err, os.ErrNotExist) && m.Create {
+	if errors.Is(err, os.ErrNotExist) && m.Create && ownedBy(filepath.Dir(m.Source), u.UID) {
 		if err := os.MkdirAll(m.Source, 0o755); err != nil {
 			return err
 		}
@@ -155,4 +155,11 @@ func setattr(p string, set uint64, recursive bool) error {
 		flags = unix.AT_RECURSIVE
 	}
 	return unix.MountSetattr(unix.AT_FDCWD, p, uint(flags), &unix.MountAttr{Attr_set: set})
+}
+
+// ownedBy guards Create: awf makes a tool dir in a home only when the home
+// belongs to the sandbox user, never a new user-owned dir in someone else's.
+func ownedBy(dir string, uid int) bool {
+	var st unix.Stat_t
+	return unix.Stat(dir, &st) == nil && int(st.Uid) == uid
 }

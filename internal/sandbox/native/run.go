@@ -65,6 +65,8 @@ func Prepare(p *sandbox.Plan, log *slog.Logger) (s *Sandbox, err error) {
 			s.Close()
 		}
 	}()
+	tr := time.Now()
+	trace := func(step string) { log.Debug("prepare", "step", step, "elapsed", time.Since(tr)) }
 	if err := os.MkdirAll(filepath.Join(p.StateDir, "root"), 0o700); err != nil {
 		return nil, fmt.Errorf("%w: state dir: %v", ErrSetup, err)
 	}
@@ -74,12 +76,15 @@ func Prepare(p *sandbox.Plan, log *slog.Logger) (s *Sandbox, err error) {
 	if s.cg, err = NewCgroup(p.ID, p.Limits); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
 	}
+	trace("cgroup")
 	if s.NS, err = NewNetns(); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
 	}
+	trace("netns")
 	if err := s.NS.Setup(p.Net); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
 	}
+	trace("network")
 	return s, nil
 }
 

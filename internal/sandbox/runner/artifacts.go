@@ -1,0 +1,107 @@
+package runner
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/awf-dev/awf/internal/config"
+	"github.com/awf-dev/awf/internal/domains"
+	"github.com/awf-dev/awf/internal/logs"
+	"github.com/awf-dev/awf/internal/sandbox"
+)
+
+// writeAudit records what the run enforces: the policy manifest, the
+// firewall (the native counterpart of iptables-audit.txt) and the plan with
+// secret-looking values redacted.
+func writeAudit(dir string, c *config.Config, p *sandbox.Plan, pol *domains.Policy, log *slog.Logger) {
+	var rules []logs.Rule
+	for _, r := range pol.Rules() {
+		rules = append(rules, logs.Rule(r))
+	}
+	errs := []error{
+		logs.WritePolicyManifest(filepath.Join(dir, "policy-manifest.json"), rules,
+			logs.ManifestOptions{DNSServers: c.DNSServers, GeneratedAt: time.Now()}),
+		os.WriteFile(filepath.Join(dir, "nftables-audit.txt"), []byte(p.Net.Rules.Render()), 0o600),
+	}
+	red := *p
+	red.Env = config.RedactEnv(p.Env, c.APIProxy.Keys.Values())
+	red.Mounts = nil
+	for _, m := range p.Mounts {
+		m.Data = nil // file contents (the preload library) are not audit material
+		red.Mounts = append(red.Mounts, m)
+	}
+	if b, err := json.MarshalIndent(&red, "", "  "); err == nil {
+		errs = append(errs, os.WriteFile(filepath.Join(dir, "sandbox-plan.json"), b, 0o600))
+	}
+	if b, err := json.MarshalIndent(c.Redacted(), "", "  "); err == nil {
+		errs = append(errs, os.WriteFile(filepath.Join(dir, "config.redacted.json"), b, 0o600))
+	}
+	if err := errors.Join(errs...); err != nil {
+		log.Warn("writing audit artifacts", "err", err)
+	}
+}
+
+// Preserve moves the logs and artifacts out of the work dir, as the
+// original: /tmp/squid-logs-<ts>, /tmp/api-proxy-logs-<ts>,
+// /tmp/awf-audit-<ts> unless a dir flag put them elsewhere; empty dirs are
+// dropped; then the work dir is removed. It returns the kept locations.
+func Preserve(c *config.Config, log *slog.Logger) []string {
+	d := RunDirs(c)
+	var kept []string
+	move := func(src, dst string, flagged bool) {
+		if empty(src) {
+			if !flagged {
+				os.RemoveAll(src)
+			}
+			return
+		}
+		if flagged {
+			chmodTree(src)
+			kept = append(kept, src)
+			return
+		}
+		if err := os.Rename(src, dst); err != nil {
+			log.Warn("preserving logs", "from", src, "err", err)
+			return
+		}
+		chmodTree(dst)
+		kept = append(kept, dst)
+	}
+	move(d.Egress, filepath.Join(os.TempDir(), "squid-logs-"+d.TS), c.ProxyLogsDir != "")
+	move(d.APIProxy, filepath.Join(os.TempDir(), "api-proxy-logs-"+d.TS), c.ProxyLogsDir != "")
+	move(d.Audit, filepath.Join(os.TempDir(), "awf-audit-"+d.TS), c.AuditDir != filepath.Join(c.WorkDir, "audit"))
+	if err := os.RemoveAll(d.Work); err != nil {
+		log.Warn("removing work dir", "err", err)
+	}
+	return kept
+}
+
+func empty(dir string) bool {
+	f, err := os.Open(dir)
+	if err != nil {
+		return true
+	}
+	defer f.Close()
+	_, err = f.Readdirnames(1)
+	return errors.Is(err, io.EOF)
+}
+
+// chmodTree makes preserved logs readable (a+rX), as the original.
+func chmodTree(dir string) {
+	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return nil
+		}
+		mode := fi.Mode().Perm() | 0o444
+		if fi.IsDir() {
+			mode |= 0o111
+		}
+		os.Chmod(p, mode)
+		return nil
+	})
+}

@@ -1,0 +1,292 @@
+// Package runner is one sandboxed run from a validated Config: it computes
+// the plan, prepares the kernel objects, starts the egress proxy and the
+// api-proxy on listeners inside the agent's network namespace, runs the
+// command and preserves the logs where the original preserves them.
+package runner
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/awf-dev/awf/internal/agentenv"
+	"github.com/awf-dev/awf/internal/apiproxy"
+	"github.com/awf-dev/awf/internal/config"
+	"github.com/awf-dev/awf/internal/domains"
+	"github.com/awf-dev/awf/internal/egress"
+	"github.com/awf-dev/awf/internal/logs"
+	"github.com/awf-dev/awf/internal/sandbox"
+	"github.com/awf-dev/awf/internal/sandbox/native"
+)
+
+// Options is one run.
+type Options struct {
+	Config *config.Config
+	Stdio  native.IO
+	Log    *slog.Logger
+
+	// PreloadLib is the one-shot-token library; nil: none.
+	PreloadLib []byte
+	// Preflight runs the in-sandbox pre-flight check before the command.
+	Preflight bool
+	// RootCAs, when set, is the api-proxy's upstream trust (selftest only).
+	RootCAs *x509.CertPool
+	// Resolver, when set, is the egress proxy's resolver (selftest only).
+	Resolver egress.Resolver
+	// Grace between SIGTERM and SIGKILL on timeout or interruption.
+	Grace time.Duration
+	// OnStarted is called once the command runs.
+	OnStarted func(time.Time)
+}
+
+// Dirs are where a run writes its logs and artifacts.
+type Dirs struct {
+	Work, Egress, APIProxy, Audit string
+	// TS is the work dir's name without "awf-", used in preserved names.
+	TS string
+}
+
+// RunDirs derives the directories from the config, as the original.
+func RunDirs(c *config.Config) Dirs {
+	d := Dirs{Work: c.WorkDir, TS: strings.TrimPrefix(filepath.Base(c.WorkDir), "awf-")}
+	d.Egress = filepath.Join(c.WorkDir, "squid-logs")
+	d.APIProxy = filepath.Join(c.WorkDir, "api-proxy-logs")
+	if c.ProxyLogsDir != "" {
+		d.Egress = c.ProxyLogsDir
+		d.APIProxy = filepath.Join(c.ProxyLogsDir, "api-proxy-logs")
+	}
+	d.Audit = c.AuditDir
+	if d.Audit == "" {
+		d.Audit = filepath.Join(c.WorkDir, "audit")
+	}
+	return d
+}
+
+// BuildPlan computes the sandbox plan and the api-proxy's environment.
+func BuildPlan(c *config.Config, id string, preload []byte, preflight bool) (*sandbox.Plan, agentenv.Result, error) {
+	res := agentenv.BuildResult(agentenv.FromConfig(c))
+	hosts, _ := os.ReadFile("/etc/hosts")
+	ws := c.HostEnv["GITHUB_WORKSPACE"]
+	if ws == "" {
+		ws, _ = os.Getwd()
+	}
+	var extra []string
+	for _, m := range c.Mounts {
+		mode := "rw"
+		if m.ReadOnly {
+			mode = "ro"
+		}
+		extra = append(extra, m.Host+":"+m.Container+":"+mode)
+	}
+	hostHome := c.User.Home
+	in := sandbox.Input{
+		ID:        id,
+		StateDir:  filepath.Join(native.StateRoot, id),
+		Command:   []string{"/bin/bash", "-c", c.Command},
+		User:      sandbox.User{UID: c.User.UID, GID: c.User.GID, Name: c.User.Name, Home: c.User.Home},
+		HostHome:  hostHome,
+		Workspace: ws,
+		Workdir:   c.ContainerWorkdir,
+		AWFDir:    c.WorkDir,
+		Extra:     extra,
+		Env:       res.Agent,
+		APIProxy:  c.APIProxy.Enabled,
+		HostsFile: string(hosts),
+		ClaudeKey: agentenv.AnthropicPlaceholderLegacy,
+
+		PreloadLib:  preload,
+		MemoryBytes: c.MemoryLimitBytes,
+		TTY:         c.TTY,
+		Timeout:     c.AgentTimeout,
+		Preflight:   preflight,
+	}
+	if in.User.UID == 0 {
+		in.User.UID, in.User.GID = config.FallbackID, config.FallbackID
+	}
+	p, err := sandbox.Build(in)
+	return p, res, err
+}
+
+// Run executes one run and returns the exit code awf should exit with.
+func Run(ctx context.Context, o Options) (int, error) {
+	c, log := o.Config, o.Log
+	t0 := time.Now()
+	dirs := RunDirs(c)
+	for _, d := range []string{dirs.Work, dirs.Audit} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return 1, err
+		}
+	}
+	for _, d := range []string{dirs.Egress, dirs.APIProxy} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return 1, err
+		}
+	}
+	id := fmt.Sprintf("%s-%d", dirs.TS, os.Getpid())
+	plan, env, err := BuildPlan(c, id, o.PreloadLib, o.Preflight)
+	if err != nil {
+		return 1, err
+	}
+	for _, d := range env.Dropped {
+		log.Warn(d.String())
+	}
+	policy, err := domains.Compile(c.AllowDomains, c.BlockDomains)
+	if err != nil {
+		return 1, err
+	}
+	if len(c.AllowDomains) == 0 {
+		log.Debug("No allowed domains: all egress is blocked")
+	}
+	writeAudit(dirs.Audit, c, plan, policy, log)
+
+	sb, err := native.Prepare(plan, log)
+	if err != nil {
+		return 1, err
+	}
+	defer sb.Close()
+	if o.Grace > 0 {
+		sb.Grace = o.Grace
+	}
+	_ = logs.MarkRunning(plan.StateDir, dirs.Egress)
+
+	srvCtx, stopServers := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	stopAll, err := startServices(srvCtx, &wg, o, sb, env, dirs, policy)
+	if err != nil {
+		stopServers()
+		return 1, err
+	}
+	log.Debug("sandbox ready", "elapsed", time.Since(t0))
+	code, runErr := sb.Run(o.Stdio)
+	if o.OnStarted != nil && !sb.Started.IsZero() {
+		o.OnStarted(sb.Started)
+	}
+	stopServers()
+	stopAll()
+	wg.Wait()
+	if runErr != nil {
+		return 1, runErr
+	}
+	if code != 0 {
+		if rep, _, err := logs.BlockedFromDir(dirs.Egress, c.AllowDomains); err == nil && len(rep.Targets) > 0 {
+			rep.Print(os.Stderr)
+		}
+	}
+	return code, nil
+}
+
+// startServices makes the listeners inside the namespace and serves them.
+func startServices(ctx context.Context, wg *sync.WaitGroup, o Options, sb *native.Sandbox, env agentenv.Result, dirs Dirs, policy *domains.Policy) (func(), error) {
+	c, log, n := o.Config, o.Log, sb.Plan.Net
+	ecfg := egress.Config{Policy: policy, DNSServers: c.DNSServers, LogDir: dirs.Egress, Resolver: o.Resolver}
+	eg, err := egress.New(ecfg)
+	if err != nil {
+		return nil, err
+	}
+	var closers []func()
+	stop := func() {
+		for _, f := range closers {
+			f()
+		}
+		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		eg.Shutdown(sctx)
+		cancel()
+	}
+	serve := func(name string, f func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(); err != nil && !errors.Is(err, egress.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+				log.Debug("listener stopped", "name", name, "err", err)
+			}
+		}()
+	}
+	ip := n.EgressIP.String()
+	tcp := []struct {
+		port  uint16
+		serve func(net.Listener) error
+	}{
+		{n.ExplicitPort, eg.ServeProxy},
+		{n.TransparentHTTP, eg.ServeTransparentHTTP},
+		{n.TransparentTLS, eg.ServeTransparentTLS},
+		{n.DNSPort, eg.ServeDNSStream},
+	}
+	for _, l := range tcp {
+		ln, err := sb.NS.Listen("tcp4", net.JoinHostPort(ip, fmt.Sprint(l.port)))
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		closers = append(closers, func() { ln.Close() })
+		serve(ln.Addr().String(), func() error { return l.serve(ln) })
+	}
+	pc, err := sb.NS.ListenPacket("udp4", net.JoinHostPort(ip, fmt.Sprint(n.DNSPort)))
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	closers = append(closers, func() { pc.Close() })
+	serve("dns/udp", func() error { return eg.ServeDNSPacket(pc) })
+
+	if !c.APIProxy.Enabled {
+		return stop, nil
+	}
+	// The api-proxy lives in this process, in the host namespace; it
+	// reaches the egress proxy through a private unix socket, so its
+	// upstream calls obey the same allowlist and are logged alike.
+	sock := filepath.Join(sb.Plan.StateDir, "egress.sock")
+	ul, err := net.Listen("unix", sock)
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	closers = append(closers, func() { ul.Close() })
+	serve("egress/unix", func() error { return eg.ServeProxy(ul) })
+
+	acfg := apiproxy.FromEnv(func(k string) string { return env.Sidecar[k] })
+	acfg.TokenLogDir = dirs.APIProxy
+	acfg.Proxy = &url.URL{Scheme: "http", Host: net.JoinHostPort(ip, fmt.Sprint(n.ExplicitPort))}
+	acfg.DialProxy = func(network, addr string) (net.Conn, error) { return net.Dial("unix", sock) }
+	acfg.RootCAs = o.RootCAs
+	var secrets []string
+	for _, k := range acfg.Keys {
+		secrets = append(secrets, k)
+	}
+	lf, err := os.OpenFile(filepath.Join(dirs.APIProxy, "api-proxy.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	closers = append(closers, func() { lf.Close() })
+	alog := apiproxy.NewLogger(lf, c.LogLevel, secrets)
+	for _, w := range acfg.Warnings {
+		log.Warn(w)
+	}
+	ap, err := apiproxy.New(acfg, alog)
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	lns := map[string]net.Listener{}
+	for _, p := range ap.ListeningProviders() {
+		ln, err := sb.NS.Listen("tcp4", net.JoinHostPort(n.APIProxyIP.String(), fmt.Sprint(p.Port)))
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		lns[p.Name] = ln
+	}
+	apCtx, apCancel := context.WithCancel(ctx)
+	closers = append(closers, apCancel)
+	serve("api-proxy", func() error { return ap.Serve(apCtx, lns) })
+	return stop, nil
+}
