@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/awf-dev/awf/internal/domains"
 )
 
 // Destination classes the SSRF guard refuses. Private ones are admitted
@@ -81,6 +83,9 @@ func destAllowed(a netip.Addr, allowPrivate bool) bool {
 // IPv4, and the shortened, decimal, octal and hex IPv4 forms ("ends in a
 // number", as the WHATWG URL parser puts it).
 func isRawIP(host string) bool {
+	if domains.IsRawIP(host) {
+		return true
+	}
 	h := strings.TrimSuffix(strings.Trim(host, "[]"), ".")
 	if h == "" {
 		return false

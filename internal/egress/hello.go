@@ -9,7 +9,7 @@ import (
 	"net"
 	"strings"
 
-	"golang.org/x/net/idna"
+	"github.com/awf-dev/awf/internal/domains"
 )
 
 // recorder is a net.Conn for crypto/tls that reads from r, keeps every
@@ -56,13 +56,16 @@ func sniffHello(conn net.Conn, r io.Reader) hello {
 	return h
 }
 
-// canonicalHost is the form names are compared in: ASCII (punycode),
-// lower case, without a trailing dot. Names that do not convert are kept
-// lower-cased, so they can only compare equal to themselves.
+// canonicalHost is the form names are compared in (domains.Canonical):
+// ASCII, lower case, no trailing dot. Addresses and invalid names come
+// back marked, so they never compare equal to an admitted name.
 func canonicalHost(h string) string {
-	h = strings.TrimSuffix(strings.ToLower(h), ".")
-	if a, err := idna.Lookup.ToASCII(h); err == nil {
-		return a
+	if h == "" {
+		return ""
 	}
-	return h
+	c, err := domains.Canonical(h)
+	if err != nil {
+		return "!" + strings.ToLower(h)
+	}
+	return c
 }

@@ -285,14 +285,18 @@ type verdict struct {
 // the domain policy.
 func (s *Server) decide(host string, port uint16, proto domains.Proto) verdict {
 	if !slices.Contains(s.cfg.Ports, port) {
-		return verdict{host: host, rule: "deny-unsafe-ports", reason: fmt.Sprintf("port %d not allowed", port)}
+		rule := domains.RuleDenyUnsafePorts
+		if proto == domains.HTTPS {
+			rule = domains.RuleDenyConnectUnsafePorts
+		}
+		return verdict{host: host, rule: rule, reason: fmt.Sprintf("port %d not allowed", port)}
 	}
 	if isRawIP(host) {
-		rule := "deny-raw-ipv4"
+		rule := domains.RuleDenyRawIPv4
 		if strings.Contains(host, ":") {
-			rule = "deny-raw-ipv6"
+			rule = domains.RuleDenyRawIPv6
 		}
-		return verdict{host: host, rule: rule, reason: "raw IP not allowed"}
+		return verdict{host: host, rule: rule, reason: domains.ReasonRawIP}
 	}
 	d := s.cfg.Policy.Decide(host, proto)
 	v := verdict{allowed: d.Allowed, host: d.Host, rule: d.Rule, reason: d.Reason}
