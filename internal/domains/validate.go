@@ -190,7 +190,7 @@ func parsePlain(sc scope, d string, blocked bool) (entry, error) {
 		return entry{}, fmt.Errorf("Invalid domain %s: not a valid host name", jsonQuote(d))
 	}
 	if !blocked {
-		if ps, icann := publicsuffix.PublicSuffix(c); icann && ps == c {
+		if _, icann, ok := spannedSuffix(c); ok && icann {
 			return entry{}, fmt.Errorf("Domain '%s' is a public suffix and is not allowed: it would admit every domain under it", d)
 		}
 	}
@@ -229,18 +229,34 @@ func (o Options) parsePattern(sc scope, d string, blocked bool) (entry, error) {
 		return entry{}, fmt.Errorf("Invalid pattern %s: no host name can match it", jsonQuote(d))
 	}
 	if !blocked {
-		if ps, icann := publicsuffix.PublicSuffix(fixed); ps == fixed {
+		if ps, icann, ok := spannedSuffix(fixed); ok {
 			// A single label that is in no rule is a suffix by the list's
 			// default rule: an unknown TLD (internal, local, test).
 			private := !icann && strings.Contains(fixed, ".")
 			if !private || !o.AllowPrivateSuffixWildcards {
 				return entry{}, fmt.Errorf("Pattern '%s' spans the public suffix '%s' and is not allowed: "+
-					"names under it belong to different owners; list the hosts you need", d, fixed)
+					"names under it belong to different owners; list the hosts you need", d, ps)
 			}
 		}
 	}
 	p := strings.Join(labels, ".")
 	return entry{scope: sc, domain: p, wildcard: true, glob: compileGlob(p)}, nil
+}
+
+// spannedSuffix reports whether name, with everything under it, reaches
+// across a public suffix: name is itself one, or the list has a wildcard
+// rule that makes each of its children one (*.kawasaki.jp, *.ck). It cannot
+// see explicit suffixes further down (amazonaws.com holds s3.amazonaws.com):
+// the package offers no way to enumerate the list.
+func spannedSuffix(name string) (suffix string, icann, ok bool) {
+	if ps, ic := publicsuffix.PublicSuffix(name); ps == name {
+		return name, ic, true
+	}
+	probe := "awf-probe." + name
+	if ps, ic := publicsuffix.PublicSuffix(probe); ps == probe {
+		return "*." + name, ic, true
+	}
+	return "", false, false
 }
 
 // jsonQuote is JavaScript's JSON.stringify for a string.

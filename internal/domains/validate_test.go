@@ -1,0 +1,190 @@
+package domains
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+const invalidCharTail = ". Domain names must not contain whitespace, quotes, semicolons, backticks, hash characters, backslashes, or control characters."
+
+func TestValidateOriginalRules(t *testing.T) {
+	tests := []struct {
+		entry string
+		want  string // "" means valid
+	}{
+		// accepted, as by the original
+		{"github.com", ""},
+		{"api.github.com", ""},
+		{"sub.api.github.com", ""},
+		{"*.github.com", ""},
+		{"api-*.example.com", ""},
+		{"*-cdn.example.com", ""},
+		{"123.example.com", ""},
+		{"http://github.com", ""},
+		{"https://secure.example.com", ""},
+		{"http://*.example.com", ""},
+		{"https://github.com/", ""},
+		{".github.com", ""},
+		{"*.*.example.com", ""},
+		{"localhost", ""},
+		{"host.docker.internal", ""},
+		{"1.2.3.4", ""}, // accepted but inert: raw IPs are denied before any allow rule
+		{"[::1]", ""},
+		// rejected, with the original's messages
+		{"", "Domain cannot be empty"},
+		{"   ", "Domain cannot be empty"},
+		{"http://", "Domain cannot be empty"},
+		{"https:///", "Domain cannot be empty"},
+		{"evil.com\nhttp_access allow all", `Invalid domain "evil.com\nhttp_access allow all": contains invalid character U+000a` + invalidCharTail},
+		{"evil.com\rx", `Invalid domain "evil.com\rx": contains invalid character U+000d` + invalidCharTail},
+		{"evil.com\x00", `Invalid domain "evil.com\u0000": contains invalid character U+0000` + invalidCharTail},
+		{"evil.com\tallowed", `Invalid domain "evil.com\tallowed": contains invalid character U+0009` + invalidCharTail},
+		{"evil.com allowed", `Invalid domain "evil.com allowed": contains invalid character U+0020` + invalidCharTail},
+		{"evil.com;rm", `Invalid domain "evil.com;rm": contains invalid character ';'` + invalidCharTail},
+		{"evil.com#c", `Invalid domain "evil.com#c": contains invalid character '#'` + invalidCharTail},
+		{`evil.com\n`, `Invalid domain "evil.com\\n": contains invalid character '\'` + invalidCharTail},
+		{"evil.com'", `Invalid domain "evil.com'": contains invalid character '''` + invalidCharTail},
+		{`evil.com"`, `Invalid domain "evil.com\"": contains invalid character '"'` + invalidCharTail},
+		{"evil\u00a0com", "Invalid domain \"evil\u00a0com\": contains invalid character '\u00a0'" + invalidCharTail},
+		{"*", "Pattern '*' matches all domains and is not allowed"},
+		{"http://*", "Pattern '*' matches all domains and is not allowed"},
+		{"*.*", "Pattern '*.*' is too broad and is not allowed"},
+		{"https://*.*", "Pattern '*.*' is too broad and is not allowed"},
+		{"*.*.*", "Pattern '*.*.*' is too broad and is not allowed"},
+		{"*.", "Pattern '*.' is too broad and is not allowed"},
+		{".*", "Pattern '.*' is too broad and is not allowed"},
+		{"**", "Pattern '**' is too broad and is not allowed"},
+		{"github..com", "Invalid domain 'github..com': contains double dots"},
+		{"*.github..com", "Invalid domain '*.github..com': contains double dots"},
+		{".", "Invalid domain: cannot be just a dot"},
+		{"*.*.com", "Pattern '*.*.com' has too many wildcard segments and is not allowed"},
+		{"*.*.*.com", "Pattern '*.*.*.com' has too many wildcard segments and is not allowed"},
+	}
+	for _, tt := range tests {
+		err := Validate(tt.entry)
+		if got := errText(err); got != tt.want {
+			t.Errorf("Validate(%q) = %q, want %q", tt.entry, got, tt.want)
+		}
+	}
+}
+
+func TestValidateStricterThanOriginal(t *testing.T) {
+	tests := []struct {
+		entry string
+		want  string
+	}{
+		{"*.com", "Pattern '*.com' spans the public suffix 'com' and is not allowed: names under it belong to different owners; list the hosts you need"},
+		{"*.co.uk", "Pattern '*.co.uk' spans the public suffix 'co.uk'"},
+		{"https://*.CO.UK", "Pattern '*.CO.UK' spans the public suffix 'co.uk'"},
+		{"foo*.com", "Pattern 'foo*.com' spans the public suffix 'com'"},
+		{"*example.com", "Pattern '*example.com' spans the public suffix 'com'"},
+		{"a.*.com", "Pattern 'a.*.com' spans the public suffix 'com'"},
+		{"*.github.io", "Pattern '*.github.io' spans the public suffix 'github.io'"},
+		{"*.githubusercontent.com", "Pattern '*.githubusercontent.com' spans the public suffix 'githubusercontent.com'"},
+		{"*.internal", "Pattern '*.internal' spans the public suffix 'internal'"},            // PSL default rule: an unlisted TLD
+		{"*.kawasaki.jp", "Pattern '*.kawasaki.jp' spans the public suffix '*.kawasaki.jp'"}, // PSL rule *.kawasaki.jp
+		{"kawasaki.jp", "Domain 'kawasaki.jp' is a public suffix"},
+		{"*.foo.kawasaki.jp", "Pattern '*.foo.kawasaki.jp' spans the public suffix 'foo.kawasaki.jp'"}, // PSL wildcard rule
+		{"example.*", "Pattern 'example.*' has no fixed domain after its last wildcard and is not allowed"},
+		{"192.168.*.*", "Pattern '192.168.*.*' has no fixed domain after its last wildcard and is not allowed"},
+		{"com", "Domain 'com' is a public suffix and is not allowed: it would admit every domain under it"},
+		{".co.uk", "Domain '.co.uk' is a public suffix and is not allowed"},
+		{"_dmarc.example.com", `Invalid domain "_dmarc.example.com": not a valid host name`},
+		{"https://github.com/path", `Invalid domain "github.com/path": not a valid host name`},
+		{"github.com:443", `Invalid domain "github.com:443": not a valid host name`},
+		{"ftp://x.com", `Invalid domain "ftp://x.com": not a valid host name`},
+		{"-bad.com", `Invalid domain "-bad.com": not a valid host name`},
+		{"ab--cd.com", `Invalid domain "ab--cd.com": not a valid host name`},
+		{"example.123", `Invalid domain "example.123": not a valid host name`},
+		{"evil.com\x01", `Invalid domain "evil.com\u0001": not a valid host name`},
+		{strings.Repeat("a", 64) + ".com", "not a valid host name"},
+		{"bü*.de", `Invalid pattern "bü*.de": a label with '*' may contain only ASCII letters, digits and hyphens`},
+		{"a_*.example.com", `Invalid pattern "a_*.example.com": a label with '*' may contain only`},
+		{".*.example.com", "Invalid pattern '.*.example.com': empty label"},
+		{"*.exa_mple.com", `Invalid pattern "*.exa_mple.com": "exa_mple" is not a valid host name label`},
+		{"*.example.1", `Invalid pattern "*.example.1": no host name can match it`},
+	}
+	for _, tt := range tests {
+		got := errText(Validate(tt.entry))
+		if tt.want == "" || !strings.HasPrefix(got, tt.want) && !strings.Contains(got, tt.want) {
+			t.Errorf("Validate(%q) = %q, want it to contain %q", tt.entry, got, tt.want)
+		}
+	}
+}
+
+func TestValidateAcceptsReasonablePatterns(t *testing.T) {
+	for _, e := range []string{
+		"*.github.com", "*.api.github.com", "api-*.example.com", "*.example.co.uk",
+		"*.bücher.de", "*.XN--BCHER-KVA.de", "*.s3.us-east-1.amazonaws.com.example", "*.up1.test",
+		"*.foo.github.io", "a*b.example.com", "*.*.example.com", "*.example.com.",
+	} {
+		if err := Validate(e); err != nil {
+			t.Errorf("Validate(%q) = %v, want nil", e, err)
+		}
+	}
+}
+
+func TestPrivateSuffixOption(t *testing.T) {
+	o := Options{AllowPrivateSuffixWildcards: true}
+	for _, e := range []string{"*.githubusercontent.com", "*.github.io"} {
+		if err := o.Validate(e); err != nil {
+			t.Errorf("with AllowPrivateSuffixWildcards, Validate(%q) = %v", e, err)
+		}
+	}
+	for _, e := range []string{"*.com", "*.co.uk", "*.internal"} {
+		if err := o.Validate(e); err == nil {
+			t.Errorf("with AllowPrivateSuffixWildcards, Validate(%q) = nil, want the ICANN/default-rule rejection", e)
+		}
+	}
+}
+
+func TestValidateBlocked(t *testing.T) {
+	// A blocklist may name whole suffixes: over-blocking is safe.
+	for _, e := range []string{"*.com", "com", "*.github.io", "https://*.co.uk", "http://evil.com"} {
+		if err := ValidateBlocked(e); err != nil {
+			t.Errorf("ValidateBlocked(%q) = %v, want nil", e, err)
+		}
+	}
+	for e, want := range map[string]string{
+		"*":           "Pattern '*' matches all domains and is not allowed",
+		"a..b":        "Invalid domain 'a..b': contains double dots",
+		"_x.evil.com": `Invalid domain "_x.evil.com": not a valid host name`,
+	} {
+		if got := errText(ValidateBlocked(e)); got != want {
+			t.Errorf("ValidateBlocked(%q) = %q, want %q", e, got, want)
+		}
+	}
+}
+
+func TestCompileErrorsNameTheEntry(t *testing.T) {
+	tests := []struct {
+		allow, block []string
+		want         string
+		blocked      bool
+		entry        string
+	}{
+		{[]string{"ok.com", "*.*.com"}, nil, "Invalid domain or pattern: Pattern '*.*.com' has too many wildcard segments and is not allowed", false, "*.*.com"},
+		{[]string{"ok.com"}, []string{"*"}, "Invalid blocked domain or pattern: Pattern '*' matches all domains and is not allowed", true, "*"},
+		{[]string{"*.com"}, []string{"*"}, "Invalid domain or pattern: Pattern '*.com' spans", false, "*.com"}, // allowlist is checked first
+		{[]string{""}, nil, "Invalid domain or pattern: Domain cannot be empty", false, ""},
+	}
+	for _, tt := range tests {
+		_, err := Compile(tt.allow, tt.block)
+		var ee *EntryError
+		if !errors.As(err, &ee) {
+			t.Fatalf("Compile(%q, %q) error %v is not an *EntryError", tt.allow, tt.block, err)
+		}
+		if !strings.HasPrefix(err.Error(), tt.want) || ee.Blocked != tt.blocked || ee.Entry != tt.entry {
+			t.Errorf("Compile(%q, %q) = %q (blocked=%v entry=%q), want %q (blocked=%v entry=%q)",
+				tt.allow, tt.block, err, ee.Blocked, ee.Entry, tt.want, tt.blocked, tt.entry)
+		}
+	}
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
