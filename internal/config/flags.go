@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/awf-dev/awf/internal/domains"
 	"github.com/spf13/pflag"
 )
 
@@ -50,10 +51,11 @@ type Flags struct {
 	buildLocal, skipPull                bool
 	imageTag, imageRegistry, agentImage string
 
-	// ValidateDomain, when set, checks every allow and block entry; Build
-	// reports failures with the original's wording. Wire it to the domains
-	// package's validator.
-	ValidateDomain func(entry string) error
+	// ValidateAllowed and ValidateBlocked check each allowlist and blocklist
+	// entry (nil: domains.Validate and domains.ValidateBlocked); Build adds
+	// the original's "Invalid [blocked ]domain or pattern: " prefix.
+	ValidateAllowed func(entry string) error
+	ValidateBlocked func(entry string) error
 	// Sys is the host access Build needs (files, users, clock). Zero value:
 	// the real host.
 	Sys System
@@ -196,7 +198,7 @@ func (f *Flags) Build(args []string, env map[string]string) (*Config, []Warning,
 	}
 
 	// Domains.
-	allow := SplitList(strings.Join(f.allowDomains, ","))
+	allow := domains.SplitList(strings.Join(f.allowDomains, ","))
 	if f.allowDomainsFile != "" {
 		more, err := readDomainsFile(sys, f.allowDomainsFile)
 		if err != nil {
@@ -225,16 +227,21 @@ func (f *Flags) Build(args []string, env map[string]string) (*Config, []Warning,
 	if len(c.AutoAdded) > 0 {
 		warn(slog.LevelDebug, "Auto-added to allowed domains: %s", strings.Join(c.AutoAdded, ", "))
 	}
-	if f.ValidateDomain != nil {
-		for _, d := range allow {
-			if err := f.ValidateDomain(d); err != nil {
-				return nil, nil, errorf("Invalid domain or pattern: %v", err)
-			}
+	validAllow, validBlock := f.ValidateAllowed, f.ValidateBlocked
+	if validAllow == nil {
+		validAllow = domains.Validate
+	}
+	if validBlock == nil {
+		validBlock = domains.ValidateBlocked
+	}
+	for _, d := range allow {
+		if err := validAllow(d); err != nil {
+			return nil, nil, errorf("Invalid domain or pattern: %v", err)
 		}
 	}
 	c.AllowDomains = allow
 
-	block := SplitList(strings.Join(f.blockDomains, ","))
+	block := domains.SplitList(strings.Join(f.blockDomains, ","))
 	if f.blockDomainsFile != "" {
 		more, err := readDomainsFile(sys, f.blockDomainsFile)
 		if err != nil {
@@ -242,11 +249,9 @@ func (f *Flags) Build(args []string, env map[string]string) (*Config, []Warning,
 		}
 		block = dedupe(append(block, more...))
 	}
-	if f.ValidateDomain != nil {
-		for _, d := range block {
-			if err := f.ValidateDomain(d); err != nil {
-				return nil, nil, errorf("Invalid blocked domain or pattern: %v", err)
-			}
+	for _, d := range block {
+		if err := validBlock(d); err != nil {
+			return nil, nil, errorf("Invalid blocked domain or pattern: %v", err)
 		}
 	}
 	c.BlockDomains = block
