@@ -73,7 +73,7 @@ func newTransport(cfg *Config) *http.Transport {
 		// its behalf and then decode it.
 		DisableCompression: true,
 		WriteBufferSize:    64 << 10,
-		ReadBufferSize:     64 << 10,
+		ReadBufferSize:     16 << 10,
 	}
 	if cfg.Proxy != nil {
 		t.Proxy = http.ProxyURL(cfg.Proxy)
