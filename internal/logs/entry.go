@@ -141,6 +141,46 @@ type auditLine struct {
 	Reason     *string  `json:"reason"`
 }
 
+// auditFields is an audit line reduced to what Entry needs.
+type auditFields struct {
+	TS                                        float64
+	Status                                    int
+	Client, Host, Dest, Method, Decision, URL string
+	Rule, Reason                              string
+	HasBytes                                  bool
+	BytesIn, BytesOut, DurationMs             int64
+}
+
+func (a *auditLine) fields() auditFields {
+	str := func(p *string) string {
+		if p == nil {
+			return ""
+		}
+		return *p
+	}
+	f := auditFields{Client: str(a.Client), Host: str(a.Host), Dest: str(a.Dest), Method: str(a.Method),
+		Decision: str(a.Decision), URL: str(a.URL), Rule: str(a.Rule), Reason: str(a.Reason)}
+	if a.TS != nil {
+		f.TS = *a.TS
+	}
+	if a.Status != nil {
+		f.Status = *a.Status
+	}
+	if a.BytesIn != nil || a.BytesOut != nil {
+		f.HasBytes = true
+		if a.BytesIn != nil {
+			f.BytesIn = *a.BytesIn
+		}
+		if a.BytesOut != nil {
+			f.BytesOut = *a.BytesOut
+		}
+	}
+	if a.DurationMs != nil {
+		f.DurationMs = int64(*a.DurationMs)
+	}
+	return f
+}
+
 // ParseAuditLine parses one audit.jsonl line. Missing fields become "-" or
 // zero as in the original; a line that is not a JSON object is malformed.
 func ParseAuditLine(line []byte) (Entry, error) {
@@ -149,42 +189,28 @@ func ParseAuditLine(line []byte) (Entry, error) {
 	if len(line) == 0 || line[0] != '{' {
 		return e, errMalformed
 	}
-	var a auditLine
-	if err := json.Unmarshal(line, &a); err != nil {
-		return e, errMalformed
+	var a auditFields
+	if !parseFlatAudit(string(line), &a) {
+		var al auditLine
+		if err := json.Unmarshal(line, &al); err != nil {
+			return e, errMalformed
+		}
+		a = al.fields()
 	}
-	str := func(p *string, def string) string {
-		if p == nil || *p == "" {
+	or := func(s, def string) string {
+		if s == "" {
 			return def
 		}
-		return *p
+		return s
 	}
-	if a.TS != nil {
-		e.Timestamp = *a.TS
-	}
-	if a.Status != nil {
-		e.StatusCode = *a.Status
-	}
-	e.ClientIP = str(a.Client, "-")
+	e.Timestamp, e.StatusCode = a.TS, a.Status
+	e.ClientIP = or(a.Client, "-")
 	e.ClientPort, e.Protocol, e.UserAgent = "-", "-", "-"
-	e.Host = str(a.Host, "-")
-	e.Method = str(a.Method, "")
-	e.Decision = str(a.Decision, "")
-	e.URL = str(a.URL, "")
-	e.DestIP, e.DestPort = splitDest(str(a.Dest, ""))
-	if a.BytesIn != nil || a.BytesOut != nil {
-		e.HasBytes = true
-		if a.BytesIn != nil {
-			e.BytesIn = *a.BytesIn
-		}
-		if a.BytesOut != nil {
-			e.BytesOut = *a.BytesOut
-		}
-	}
-	if a.DurationMs != nil {
-		e.DurationMs = int64(*a.DurationMs)
-	}
-	e.Rule, e.Reason = str(a.Rule, ""), str(a.Reason, "")
+	e.Host = or(a.Host, "-")
+	e.Method, e.Decision, e.URL = a.Method, a.Decision, a.URL
+	e.DestIP, e.DestPort = splitDest(a.Dest)
+	e.HasBytes, e.BytesIn, e.BytesOut, e.DurationMs = a.HasBytes, a.BytesIn, a.BytesOut, a.DurationMs
+	e.Rule, e.Reason = a.Rule, a.Reason
 	e.finish()
 	return e, nil
 }

@@ -179,7 +179,9 @@ type attrKey struct {
 	https, allow bool
 }
 
-const attrCacheMax = 4096
+// attrCacheMax bounds the cache (about 100 bytes an entry) while covering
+// the distinct names of any realistic run.
+const attrCacheMax = 1 << 15
 
 func NewAttributor(m *Manifest) *Attributor {
 	a := &Attributor{m: m, byID: map[string]*Rule{}, cache: map[attrKey]Attribution{}}
@@ -228,6 +230,7 @@ func (a *Attributor) Attribute(e *Entry) Attribution {
 	}
 	at := a.replay(e)
 	if len(a.cache) < attrCacheMax {
+		k.domain = strings.Clone(k.domain) // do not pin the whole log line
 		a.cache[k] = at
 	}
 	return at

@@ -3,6 +3,7 @@ package logs
 import (
 	"math"
 	"sort"
+	"strings"
 )
 
 // DomainStats are the counts of one destination.
@@ -94,7 +95,8 @@ func (a *Aggregator) Add(e *Entry) {
 	}
 	ds := a.byDomain[d]
 	if ds == nil {
-		ds = &DomainStats{Domain: d}
+		// Clone: d may share memory with the whole log line.
+		ds = &DomainStats{Domain: strings.Clone(d)}
 		a.byDomain[d] = ds
 	}
 	ds.Total++

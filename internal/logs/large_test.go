@@ -1,0 +1,151 @@
+package logs
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/metrics"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// genLog writes n lines (every 100,000th one garbage) of the given format
+// and returns how many requests and denials it holds.
+func genLog(t testing.TB, path string, n int, jsonl bool) (requests, denied, bad int) {
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	for i := 0; i < n; i++ {
+		if i%100000 == 99999 {
+			fmt.Fprintf(w, "garbage %d\n", i)
+			bad++
+			continue
+		}
+		domain := fmt.Sprintf("host%d.example%d.test", i%1000, i%7)
+		ts := 1774290908.0 + float64(i)/1000
+		deny := i%5 == 0
+		requests++
+		if deny {
+			denied++
+		}
+		switch {
+		case jsonl && deny:
+			fmt.Fprintf(w, `{"ts":%.3f,"client":"172.30.0.20","host":"%s:443","dest":"-:-","method":"CONNECT","status":403,"decision":"TCP_DENIED","url":"%s:443","bytes_in":0,"bytes_out":0,"duration_ms":0,"rule":"deny-default","reason":"domain not in allowlist"}`+"\n", ts, domain, domain)
+		case jsonl:
+			fmt.Fprintf(w, `{"ts":%.3f,"client":"172.30.0.20","host":"%s:443","dest":"198.51.100.7:443","method":"CONNECT","status":200,"decision":"TCP_TUNNEL","url":"%s:443","bytes_in":%d,"bytes_out":%d,"duration_ms":12,"rule":"allow-both-plain","reason":"allowed by example.test"}`+"\n", ts, domain, domain, 500+i%100, 9000+i%1000)
+		case deny:
+			fmt.Fprintf(w, "%.3f 172.30.0.20:%d %s:443 -:- 1.1 CONNECT 403 TCP_DENIED:HIER_NONE %s:443 \"curl/8.5.0\"\n", ts, 30000+i%30000, domain, domain)
+		default:
+			fmt.Fprintf(w, "%.3f 172.30.0.20:%d %s:443 198.51.100.7:443 1.1 CONNECT 200 TCP_TUNNEL:HIER_DIRECT %s:443 \"curl/8.5.0\"\n", ts, 30000+i%30000, domain, domain)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	return
+}
+
+// peakHeap samples the live heap while fn runs (runtime/metrics: no
+// stop-the-world, unlike ReadMemStats).
+func peakHeap(fn func()) (peak uint64, elapsed time.Duration) {
+	runtime.GC()
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	wg.Add(1)
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	go func() {
+		defer wg.Done()
+		for !stop.Load() {
+			metrics.Read(sample)
+			peak = max(peak, sample[0].Value.Uint64())
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	start := time.Now()
+	fn()
+	elapsed = time.Since(start)
+	stop.Store(true)
+	wg.Wait()
+	return
+}
+
+// TestMillionLines summarises a generated 1,000,000-line log of each format
+// and reports time and peak heap. Skipped with -short.
+func TestMillionLines(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1M-line test skipped with -short")
+	}
+	const n = 1_000_000
+	for _, c := range []struct {
+		name  string
+		jsonl bool
+	}{{"access.log", false}, {"audit.jsonl", true}} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, c.name)
+			requests, denied, bad := genLog(t, path, n, c.jsonl)
+			st, _ := os.Stat(path)
+			m := NewManifest(sampleRules(), ManifestOptions{})
+			var s *Stats
+			var err error
+			peak, elapsed := peakHeap(func() {
+				agg := NewAggregator(&m)
+				var reps []ParseReport
+				reps, err = ScanSource(Source{Path: dir, File: path}, agg.Add)
+				s = agg.Result()
+				s.Reports = reps
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s: %d lines, %.0f MiB, summarised in %v (%.0f lines/s), peak heap %.1f MiB",
+				c.name, n, float64(st.Size())/(1<<20), elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds(), float64(peak)/(1<<20))
+			if s.TotalRequests != int64(requests) || s.DeniedRequests != int64(denied) || s.MalformedLines() != bad || s.UniqueDomains != 7000 {
+				t.Errorf("total=%d denied=%d malformed=%d domains=%d; want %d %d %d 7000", s.TotalRequests, s.DeniedRequests, s.MalformedLines(), s.UniqueDomains, requests, denied, bad)
+			}
+			var hits int64
+			for _, r := range s.ByRule {
+				hits += r.Hits
+			}
+			if hits != s.TotalRequests {
+				t.Errorf("rule hits %d != requests %d", hits, s.TotalRequests)
+			}
+			if c.jsonl && (!s.HasBytes || s.BytesOut == 0) {
+				t.Error("bytes not summed")
+			}
+			// Bounded memory: the heap holds per-domain counters, not lines.
+			if peak > 64<<20 {
+				t.Errorf("peak heap %.1f MiB, want < 64 MiB for a %.0f MiB log", float64(peak)/(1<<20), float64(st.Size())/(1<<20))
+			}
+			if elapsed > 30*time.Second {
+				t.Errorf("took %v", elapsed)
+			}
+		})
+	}
+}
+
+// BenchmarkParseAccessLine and BenchmarkParseAuditLine measure one line.
+func BenchmarkParseAccessLine(b *testing.B) {
+	line := `1774290908.910 172.30.0.20:55872 api.github.com:443 140.82.116.5:443 1.1 CONNECT 200 TCP_TUNNEL:HIER_DIRECT api.github.com:443 "curl/7.81.0"`
+	for b.Loop() {
+		if _, err := ParseAccessLine(line); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkParseAuditLine(b *testing.B) {
+	line := []byte(`{"ts":1774290908.910,"client":"172.30.0.20","host":"api.github.com:443","dest":"140.82.116.5:443","method":"CONNECT","status":200,"decision":"TCP_TUNNEL","url":"api.github.com:443","bytes_in":812,"bytes_out":20480,"duration_ms":310,"rule":"allow-both-plain","reason":"allowed by github.com"}`)
+	for b.Loop() {
+		if _, err := ParseAuditLine(line); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
