@@ -157,18 +157,18 @@ func TestNoKeyReachesAgent(t *testing.T) {
 		{"env-all", func(in *Input) { in.EnvAll = true }},
 		{"env-all with excludes emptied", func(in *Input) { in.EnvAll = true; in.Exclude = nil }},
 		{"-e key names", func(in *Input) {
-			in.Extra = []config.EnvVar{{"OPENAI_API_KEY", openaiKey}, {"ANTHROPIC_API_KEY", anthropicKey}, {"CLAUDE_API_KEY", anthropicKey},
-				{"OPENAI_KEY", openaiKey}, {"CODEX_API_KEY", openaiKey}, {"GEMINI_API_KEY", geminiKey}}
+			in.Extra = []config.EnvVar{{Name: "OPENAI_API_KEY", Value: openaiKey}, {Name: "ANTHROPIC_API_KEY", Value: anthropicKey}, {Name: "CLAUDE_API_KEY", Value: anthropicKey},
+				{Name: "OPENAI_KEY", Value: openaiKey}, {Name: "CODEX_API_KEY", Value: openaiKey}, {Name: "GEMINI_API_KEY", Value: geminiKey}}
 		}},
 		{"-e replaces placeholders", func(in *Input) {
-			in.Extra = []config.EnvVar{{"ANTHROPIC_AUTH_TOKEN", anthropicKey}, {"COPILOT_GITHUB_TOKEN", copilotTok},
-				{"COPILOT_TOKEN", copilotTok}, {"COPILOT_API_KEY", copilotKey}, {"COPILOT_PROVIDER_API_KEY", copilotKey}}
+			in.Extra = []config.EnvVar{{Name: "ANTHROPIC_AUTH_TOKEN", Value: anthropicKey}, {Name: "COPILOT_GITHUB_TOKEN", Value: copilotTok},
+				{Name: "COPILOT_TOKEN", Value: copilotTok}, {Name: "COPILOT_API_KEY", Value: copilotKey}, {Name: "COPILOT_PROVIDER_API_KEY", Value: copilotKey}}
 		}},
 		{"-e other names", func(in *Input) {
-			in.Extra = []config.EnvVar{{"MY_VAR", openaiKey}, {"URL", "https://x/?k=" + geminiKey}, {"HTTP_PROXY", "http://u:" + copilotKey + "@p"}}
+			in.Extra = []config.EnvVar{{Name: "MY_VAR", Value: openaiKey}, {Name: "URL", Value: "https://x/?k=" + geminiKey}, {Name: "HTTP_PROXY", Value: "http://u:" + copilotKey + "@p"}}
 		}},
 		{"env-file", func(in *Input) {
-			in.EnvFile = []config.EnvVar{{"FROM_FILE", anthropicKey}, {"OPENAI_API_KEY", openaiKey}}
+			in.EnvFile = []config.EnvVar{{Name: "FROM_FILE", Value: anthropicKey}, {Name: "OPENAI_API_KEY", Value: openaiKey}}
 		}},
 		{"host var embedding key with env-all", func(in *Input) {
 			in.HostEnv["DATABASE_URL"] = "postgres://" + copilotTok + "@db"
@@ -200,7 +200,7 @@ func TestNoKeyReachesAgent(t *testing.T) {
 func TestShortKeyOnlyExactMatch(t *testing.T) {
 	host := map[string]string{"OPENAI_API_KEY": "abc", "PATH": "/abc/bin"}
 	in := input(host, true)
-	in.Extra = []config.EnvVar{{"X", "abc"}}
+	in.Extra = []config.EnvVar{{Name: "X", Value: "abc"}}
 	a, _ := Build(in)
 	if a["PATH"] != "/abc/bin" {
 		t.Errorf("PATH dropped for containing a 3-character key: %q", a["PATH"])
@@ -219,8 +219,8 @@ func TestPrecedenceAndExclusions(t *testing.T) {
 	in := input(host, false)
 	in.EnvAll = true
 	in.Exclude = []string{"DROPME", "FILEX"}
-	in.EnvFile = []config.EnvVar{{"BOTH", "file"}, {"FILEONLY", "file"}, {"FILEX", "file"}}
-	in.Extra = []config.EnvVar{{"FILEONLY", "cli"}, {"NO_PROXY", "corp.internal"}, {"AWF_ONE_SHOT_TOKENS", ""}, {"AWF_USER_UID", "0"}}
+	in.EnvFile = []config.EnvVar{{Name: "BOTH", Value: "file"}, {Name: "FILEONLY", Value: "file"}, {Name: "FILEX", Value: "file"}}
+	in.Extra = []config.EnvVar{{Name: "FILEONLY", Value: "cli"}, {Name: "NO_PROXY", Value: "corp.internal"}, {Name: "AWF_ONE_SHOT_TOKENS", Value: ""}, {Name: "AWF_USER_UID", Value: "0"}}
 	in.TTY = true
 	in.DNSServers = []string{"1.1.1.1", "8.8.8.8"}
 	in.Workdir = "/src"
@@ -247,7 +247,7 @@ func TestPrecedenceAndExclusions(t *testing.T) {
 
 func TestDroppedReported(t *testing.T) {
 	in := input(map[string]string{"ANTHROPIC_API_KEY": anthropicKey}, true)
-	in.Extra = []config.EnvVar{{"ANTHROPIC_AUTH_TOKEN", "mine"}, {"ANTHROPIC_BASE_URL", "https://api.anthropic.com"}, {"LEAK", anthropicKey}}
+	in.Extra = []config.EnvVar{{Name: "ANTHROPIC_AUTH_TOKEN", Value: "mine"}, {Name: "ANTHROPIC_BASE_URL", Value: "https://api.anthropic.com"}, {Name: "LEAK", Value: anthropicKey}}
 	r := BuildResult(in)
 	var got []string
 	for _, d := range r.Dropped {
@@ -289,11 +289,23 @@ func TestFromConfig(t *testing.T) {
 	c := &config.Config{
 		HostEnv:  map[string]string{"ANTHROPIC_API_KEY": anthropicKey},
 		APIProxy: config.APIProxy{Enabled: true, Keys: config.Keys{Anthropic: anthropicKey}},
-		Env:      config.EnvOptions{Extra: []config.EnvVar{{"A", "1"}}},
+		Env:      config.EnvOptions{Extra: []config.EnvVar{{Name: "A", Value: "1"}}},
 		User:     config.Identity{UID: 1000, GID: 1000, Home: "/root"},
 	}
 	a, s := Build(FromConfig(c))
 	if a["A"] != "1" || a["ANTHROPIC_BASE_URL"] == "" || s["ANTHROPIC_API_KEY"] != anthropicKey || a["HOME"] != "/root" {
 		t.Errorf("FromConfig lost data: %v", a)
+	}
+}
+
+func BenchmarkBuild(b *testing.B) {
+	host := allKeysHost()
+	for i := 0; i < 100; i++ {
+		host["VAR_"+strings.Repeat("X", i%7)+string(rune('A'+i%26))] = strings.Repeat("v", 40)
+	}
+	in := input(host, true)
+	in.EnvAll = true
+	for b.Loop() {
+		Build(in)
 	}
 }

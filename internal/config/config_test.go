@@ -454,3 +454,20 @@ func TestRedactSecrets(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkBuild(b *testing.B) {
+	argv := []string{"-d", "github.com,api.openai.com,*.github.com,pypi.org", "--enable-api-proxy",
+		"-e", "A=1", "--rate-limit-rpm", "30", "--", "claude", "-p", "hello world"}
+	env := map[string]string{"SUDO_UID": "1001", "ANTHROPIC_API_KEY": "sk-ant-x"}
+	for b.Loop() {
+		fs := pflag.NewFlagSet("awf", pflag.ContinueOnError)
+		f := Register(fs)
+		f.Sys = fakeSys(0, testFiles)
+		if err := fs.Parse(argv); err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := f.Build(fs.Args(), env); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -211,24 +211,23 @@ static int find(const char *name)
 	return -1;
 }
 
-/* take removes every NAME= entry from the environment, wiping those that
- * live in the kernel's block so /proc/<pid>/environ stops showing them. */
+/* take removes NAME from the environment and wipes every NAME=... string
+ * in the kernel's initial block, so /proc/<pid>/environ stops showing it
+ * (also when the program had replaced the variable since it started). */
 static void take(const char *name)
 {
 	size_t n = strlen(name);
-	char *wipe[16];
-	int nw = 0;
-	if (environ)
-		for (char **e = environ; *e && nw < 16; e++)
-			if (strncmp(*e, name, n) == 0 && (*e)[n] == '=' &&
-			    (uintptr_t)*e >= env_lo && (uintptr_t)*e < env_hi)
-				wipe[nw++] = *e;
 	unsetenv(name);
-	for (int i = 0; i < nw; i++) {
-		size_t len = strnlen(wipe[i], env_hi - (uintptr_t)wipe[i]);
-		memset(wipe[i], 0, len);
+	int wiped = 0;
+	for (char *p = (char *)env_lo; env_hi && (uintptr_t)p < env_hi;) {
+		size_t len = strnlen(p, env_hi - (uintptr_t)p);
+		if (len > n && strncmp(p, name, n) == 0 && p[n] == '=') {
+			memset(p, 0, len);
+			wiped = 1;
+		}
+		p += len + 1;
 	}
-	if (nw)
+	if (wiped)
 		say(name, ": wiped from the process's initial environment", NULL);
 }
 

@@ -62,6 +62,16 @@ int main(int argc, char **argv)
 		secure = 1;
 		i++;
 	}
+	/* -p NAME=VALUE: the program itself sets a variable before reading it
+	 * (a heap string, outside the kernel's block, must not be wiped). */
+	while (i + 1 < argc && strcmp(argv[i], "-p") == 0) {
+		char *eq = strchr(argv[i + 1], '=');
+		if (eq) {
+			*eq = 0;
+			setenv(argv[i + 1], eq + 1, 1);
+		}
+		i += 2;
+	}
 	for (; i < argc; i++) {
 		const char *name = argv[i];
 		char before[4096] = "";
