@@ -77,8 +77,9 @@ func DiscoveryFromEnv() Discovery {
 
 // The running-run contract. A native run (internal/sandbox) has a state
 // dir <RunDir>/<id>/; it writes the directory its egress proxy logs to into
-// the file "logs-dir" (MarkRunning) and its own pid into "pid". A run is
-// live while that pid exists; without a pid file it is taken as live.
+// the file "logs-dir" (MarkRunning) and its own pid into "pid" ("<pid>" or
+// "<pid> <start time>"). A run is live while that process exists; without a
+// pid file it is taken as live.
 const (
 	RunLogsDirFile = "logs-dir"
 	RunPIDFile     = "pid"
@@ -113,8 +114,8 @@ func (d Discovery) RunningDirs() []Source {
 		state := filepath.Dir(m)
 		pid := 0
 		if pb, err := os.ReadFile(filepath.Join(state, RunPIDFile)); err == nil {
-			pid, _ = strconv.Atoi(strings.TrimSpace(string(pb)))
-			if !pidAlive(pid) {
+			var alive bool
+			if pid, alive = runOwnerAlive(string(pb)); !alive {
 				continue
 			}
 		}
@@ -127,6 +128,38 @@ func (d Discovery) RunningDirs() []Source {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.After(out[j].Time) })
 	return out
+}
+
+// runOwnerAlive reads a pid file: "<pid>" or, as internal/sandbox writes
+// it, "<pid> <start time>" (field 22 of /proc/<pid>/stat), which tells a
+// live run from a recycled pid.
+func runOwnerAlive(content string) (int, bool) {
+	f := strings.Fields(content)
+	if len(f) == 0 {
+		return 0, false
+	}
+	pid, err := strconv.Atoi(f[0])
+	if err != nil || !pidAlive(pid) {
+		return pid, false
+	}
+	if len(f) > 1 && procStartTime(pid) != f[1] {
+		return pid, false
+	}
+	return pid, true
+}
+
+func procStartTime(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 {
+		if f := strings.Fields(s[i+1:]); len(f) > 19 {
+			return f[19]
+		}
+	}
+	return ""
 }
 
 func pidAlive(pid int) bool {

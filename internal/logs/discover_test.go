@@ -40,7 +40,10 @@ func TestDiscoverOrder(t *testing.T) {
 	if err := MarkRunning(filepath.Join(run, "r1"), live); err != nil {
 		t.Fatal(err)
 	}
-	touch(t, filepath.Join(run, "r1", RunPIDFile), strconv.Itoa(os.Getpid()), time.Time{})
+	touch(t, filepath.Join(run, "r1", RunPIDFile), strconv.Itoa(os.Getpid())+" "+procStartTime(os.Getpid()), time.Time{})
+	// Our pid with another start time: a recycled pid, not the run.
+	MarkRunning(filepath.Join(run, "recycled"), live)
+	touch(t, filepath.Join(run, "recycled", RunPIDFile), strconv.Itoa(os.Getpid())+" 1", time.Time{})
 	// A dead run is not offered.
 	MarkRunning(filepath.Join(run, "dead"), live)
 	touch(t, filepath.Join(run, "dead", RunPIDFile), "999999999", time.Time{})
