@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/awf-dev/awf/internal/config"
-	"github.com/awf-dev/awf/internal/domains"
 	"github.com/awf-dev/awf/internal/sandbox/native"
 	"github.com/awf-dev/awf/internal/sandbox/runner"
 )
@@ -41,7 +40,6 @@ func hookRoot() *cobra.Command {
 	root := runAnchor.Parent()
 	root.RemoveCommand(runAnchor)
 	flags := config.Register(root.Flags())
-	flags.ValidateDomain = domains.Validate
 	root.Args = cobra.ArbitraryArgs
 	root.RunE = func(cmd *cobra.Command, args []string) error { return runMain(flags, args) }
 	// Hidden placeholder: the factory must return something to add.
@@ -74,7 +72,11 @@ func runMain(flags *config.Flags, args []string) error {
 	log := slog.New(&stderrHandler{w: os.Stderr, level: c.LogLevel})
 	// The proxies log each request to their own files; on the terminal
 	// only their warnings show, unless debugging.
-	slog.SetDefault(slog.New(&stderrHandler{w: os.Stderr, level: max(c.LogLevel, slog.LevelWarn)}))
+	proxyLevel := slog.LevelWarn
+	if c.LogLevel <= slog.LevelDebug {
+		proxyLevel = slog.LevelDebug
+	}
+	slog.SetDefault(slog.New(&stderrHandler{w: os.Stderr, level: proxyLevel}))
 	for _, w := range warns {
 		log.Log(context.Background(), w.Level, w.Msg)
 	}
