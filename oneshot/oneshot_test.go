@@ -255,3 +255,30 @@ func TestEmbeddedLibraryWorks(t *testing.T) {
 		t.Error("Source not embedded")
 	}
 }
+
+// TestNode: Node (Claude Code, Codex, Copilot CLI) reads process.env.X
+// through getenv, so the token vanishes from its environ, its
+// /proc/self/environ and its children while the program still reads it.
+func TestNode(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node not installed")
+	}
+	lib, _ := build(t)
+	script := `const fs = require("fs");
+const a = process.env.GITHUB_TOKEN, b = process.env.GITHUB_TOKEN;
+console.log(JSON.stringify({a, b,
+  keys: Object.keys(process.env).includes("GITHUB_TOKEN"),
+  proc: fs.readFileSync("/proc/self/environ").includes("ghs_node_secret"),
+  child: require("child_process").execSync("env").toString().includes("ghs_node_secret")}));`
+	cmd := exec.Command(node, "-e", script)
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "LD_PRELOAD=" + lib, "GITHUB_TOKEN=ghs_node_secret"}
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("node: %v", err)
+	}
+	want := `{"a":"ghs_node_secret","b":"ghs_node_secret","keys":false,"proc":false,"child":false}`
+	if strings.TrimSpace(string(out)) != want {
+		t.Errorf("node saw %s, want %s", out, want)
+	}
+}
