@@ -2,6 +2,7 @@ package helpers
 
 import (
 	"encoding/json"
+	"errors"
 	"net"
 	"os"
 	"os/exec"
@@ -206,5 +207,17 @@ func TestMergeClaudeSettings(t *testing.T) {
 	files := ClaudeSettingsFiles("/home/u")
 	if strings.Join(files, " ") != "/home/u/.claude.json /home/u/.claude/settings.json" {
 		t.Errorf("ClaudeSettingsFiles = %v", files)
+	}
+}
+
+func TestCheck(t *testing.T) {
+	up := "http://" + listen(t)
+	if err := Check(map[string]string{"HTTPS_PROXY": up, "OPENAI_BASE_URL": up + "/v1"}); err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+	err := Check(map[string]string{"HTTPS_PROXY": up, "OPENAI_BASE_URL": up + "/v1", "OPENAI_API_KEY": "sk-real"})
+	var pe *PreflightError
+	if !errors.As(err, &pe) || len(pe.Problems) != 1 || !strings.HasPrefix(err.Error(), "[awf] pre-flight check failed") {
+		t.Fatalf("Check = %v", err)
 	}
 }

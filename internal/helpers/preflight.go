@@ -190,3 +190,21 @@ func sortedNames(env map[string]string) []string {
 	slices.Sort(names)
 	return names
 }
+
+// DefaultProbeTimeout bounds each TCP probe of Check, as the original's
+// `timeout 5`.
+const DefaultProbeTimeout = 5 * time.Second
+
+// Check runs Preflight with real TCP probes and returns nil, or an error
+// whose text is Report's: the shape the sandbox init's hook expects.
+func Check(env map[string]string) error {
+	if probs := Preflight(env, DialTCP(DefaultProbeTimeout)); len(probs) > 0 {
+		return &PreflightError{Problems: probs}
+	}
+	return nil
+}
+
+// PreflightError carries the failed checks.
+type PreflightError struct{ Problems []Problem }
+
+func (e *PreflightError) Error() string { return strings.TrimSuffix(Report(e.Problems), "\n") }
