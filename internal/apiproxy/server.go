@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -77,6 +78,7 @@ func newTransport(cfg *Config) *http.Transport {
 	}
 	if cfg.Proxy != nil {
 		t.Proxy = http.ProxyURL(cfg.Proxy)
+		t.OnProxyConnectResponse = explainRefusal
 		if cfg.DialProxy != nil {
 			t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 				return cfg.DialProxy(network, addr)
@@ -84,6 +86,19 @@ func newTransport(cfg *Config) *http.Transport {
 		}
 	}
 	return t
+}
+
+// explainRefusal turns an egress denial of the CONNECT into an error that
+// names the reason, so the agent's 502 says what to add to the allowlist
+// instead of a bare "Forbidden".
+func explainRefusal(_ context.Context, _ *url.URL, req *http.Request, resp *http.Response) error {
+	if resp.StatusCode == http.StatusOK {
+		return nil
+	}
+	if reason := resp.Header.Get("X-Awf-Deny-Reason"); reason != "" {
+		return fmt.Errorf("egress proxy refused %s: %s", req.Host, reason)
+	}
+	return fmt.Errorf("egress proxy answered %s for %s", resp.Status, req.Host)
 }
 
 // Handler returns the handler of provider p (for tests and embedding).
