@@ -25,6 +25,7 @@ import (
 	"github.com/awf-dev/awf/internal/domains"
 	"github.com/awf-dev/awf/internal/egress"
 	"github.com/awf-dev/awf/internal/logs"
+	"github.com/awf-dev/awf/internal/logs/schemacheck"
 	"github.com/awf-dev/awf/internal/testnet"
 )
 
@@ -206,6 +207,44 @@ func TestRealEgressLogs(t *testing.T) {
 	}
 	if _, ok := rules["denied.test|deny-default"]; !ok {
 		t.Errorf("denied host not attributed: %v", rules)
+	}
+
+	// Every --format json output of the real run matches its schema.
+	schema := func(name string) schemacheck.Validator {
+		v, err := schemacheck.Load(filepath.Join("..", "..", "..", "docs", "schema", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if err := schema("logs-audit.schema.json").Validate(out.Bytes()); err != nil {
+		t.Errorf("audit json: %v", err)
+	}
+	e, out, _ = env(t)
+	if err := logs.RunStats(ctx, e, logs.StatsOptions{Format: "json", Source: r.logDir}); err != nil {
+		t.Fatal(err)
+	}
+	if err := schema("logs-stats.schema.json").Validate(out.Bytes()); err != nil {
+		t.Errorf("stats json: %v\n%s", err, out)
+	}
+	for _, src := range []string{r.logDir, filepath.Join(r.logDir, "audit.jsonl")} {
+		e, out, _ = env(t)
+		if err := logs.RunLogs(ctx, e, logs.LogsOptions{Format: "json", Source: src}); err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+		for _, l := range lines {
+			if err := schema("logs-entry.schema.json").Validate([]byte(l)); err != nil {
+				t.Errorf("logs json %s: %v", l, err)
+			}
+		}
+		if len(lines) < 9 {
+			t.Errorf("%s: %d lines", src, len(lines))
+		}
+	}
+	mb, _ := os.ReadFile(filepath.Join(filepath.Dir(r.logDir), "audit", "policy-manifest.json"))
+	if err := schema("policy-manifest.schema.json").Validate(mb); err != nil {
+		t.Errorf("manifest: %v", err)
 	}
 
 	// The report after a failed run.
