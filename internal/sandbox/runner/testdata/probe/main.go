@@ -60,7 +60,17 @@ func run(cmd string, args []string) (string, error) {
 			return "", err
 		}
 		return "attached", nil
-	case "grep": // grep needle dir...: look for needle in every readable file
+	case "grep": // grep rev1,rev2 dir...: look for the needles in every readable file
+		// Needles come reversed so the command lines (which the walk
+		// reads too) do not contain them.
+		var needles []string
+		for _, n := range strings.Split(args[0], ",") {
+			r := []rune(n)
+			for i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {
+				r[i], r[j] = r[j], r[i]
+			}
+			needles = append(needles, string(r))
+		}
 		var hits []string
 		for _, root := range args[1:] {
 			filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
@@ -77,8 +87,10 @@ func run(cmd string, args []string) (string, error) {
 					return nil
 				}
 				b, err := os.ReadFile(p)
-				if err == nil && strings.Contains(string(b), args[0]) {
-					hits = append(hits, p)
+				for _, n := range needles {
+					if err == nil && strings.Contains(string(b), n) {
+						hits = append(hits, p)
+					}
 				}
 				return nil
 			})
