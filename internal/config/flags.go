@@ -100,11 +100,11 @@ var dockerOnly = []string{"build-local", "skip-pull", "image-tag", "image-regist
 func Register(fs *pflag.FlagSet) *Flags {
 	f := &Flags{fs: fs}
 	// Domain filtering.
-	fs.StringArrayVarP(&f.allowDomains, "allow-domains", "d", nil, "Comma-separated allowed domains (repeatable). github.com = domain and subdomains; *.github.com = subdomains; https://x = HTTPS only; http://x = HTTP only")
-	fs.StringVar(&f.allowDomainsFile, "allow-domains-file", "", "File with allowed domains (one per line or comma-separated, # comments)")
-	fs.StringArrayVar(&f.blockDomains, "block-domains", nil, "Comma-separated blocked domains, overriding the allowlist (repeatable). Supports wildcards")
-	fs.StringVar(&f.blockDomainsFile, "block-domains-file", "", "File with blocked domains (one per line, # comments)")
-	fs.StringVar(&f.dnsServers, "dns-servers", "", "Comma-separated trusted DNS servers (auto-detected from host if omitted)")
+	fs.StringArrayVarP(&f.allowDomains, "allow-domains", "d", nil, "Comma-separated allowed `domains` (repeatable). github.com = domain and subdomains; *.github.com = subdomains; https://x = HTTPS only; http://x = HTTP only")
+	fs.StringVar(&f.allowDomainsFile, "allow-domains-file", "", "Read allowed domains from `path` (one per line or comma-separated, # comments)")
+	fs.StringArrayVar(&f.blockDomains, "block-domains", nil, "Comma-separated blocked `domains`, overriding the allowlist (repeatable). Supports wildcards")
+	fs.StringVar(&f.blockDomainsFile, "block-domains-file", "", "Read blocked domains from `path` (one per line, # comments)")
+	fs.StringVar(&f.dnsServers, "dns-servers", "", "Comma-separated trusted DNS `servers` (auto-detected from host if omitted)")
 
 	// Image management: Docker only.
 	fs.BoolVarP(&f.buildLocal, "build-local", "b", false, "Docker runtime only; ignored by the native runtime")
@@ -114,36 +114,36 @@ func Register(fs *pflag.FlagSet) *Flags {
 	fs.BoolVar(&f.skipPull, "skip-pull", false, "Docker runtime only; ignored by the native runtime")
 
 	// Agent configuration.
-	fs.StringArrayVarP(&f.env, "env", "e", nil, "Environment variable KEY=VALUE for the command (repeatable)")
+	fs.StringArrayVarP(&f.env, "env", "e", nil, "Environment variable `KEY=VALUE` for the command (repeatable)")
 	fs.BoolVar(&f.envAll, "env-all", false, "Pass all host environment variables to the command (excludes system vars like PATH and, with the API proxy, API keys)")
-	fs.StringArrayVar(&f.excludeEnv, "exclude-env", nil, "Exclude a variable from --env-all and --env-file (repeatable)")
-	fs.StringVar(&f.envFile, "env-file", "", "Read environment variables from a file (KEY=VALUE, one per line)")
-	fs.StringArrayVarP(&f.mounts, "mount", "v", nil, "Bind mount host_path:container_path[:ro|rw] (repeatable)")
-	fs.StringVar(&f.containerWorkdir, "container-workdir", "", "Working directory of the command (default: the user's home)")
-	fs.StringVar(&f.memoryLimit, "memory-limit", "6g", "Memory limit of the command (e.g. 4g, 6g, 512m)")
+	fs.StringArrayVar(&f.excludeEnv, "exclude-env", nil, "Exclude a variable (`name`) from --env-all and --env-file (repeatable)")
+	fs.StringVar(&f.envFile, "env-file", "", "Read environment variables from a `file` (KEY=VALUE, one per line)")
+	fs.StringArrayVarP(&f.mounts, "mount", "v", nil, "Bind mount `host:container[:ro|rw]` (repeatable)")
+	fs.StringVar(&f.containerWorkdir, "container-workdir", "", "Working `directory` of the command (default: the user's home)")
+	fs.StringVar(&f.memoryLimit, "memory-limit", "6g", "Memory `limit` of the command (e.g. 4g, 6g, 512m)")
 	fs.BoolVar(&f.tty, "tty", false, "Allocate a pseudo-TTY (interactive tools like Claude Code)")
 
 	// API proxy.
 	fs.BoolVar(&f.enableAPIProxy, "enable-api-proxy", false, "Keep LLM API keys in the API proxy and give the command placeholders")
-	fs.StringVar(&f.copilotTarget, "copilot-api-target", "", "Target hostname for Copilot API requests (env COPILOT_API_TARGET; default derived from GITHUB_SERVER_URL)")
-	fs.StringVar(&f.openaiTarget, "openai-api-target", "", "Target hostname for OpenAI API requests (env OPENAI_API_TARGET; default api.openai.com)")
-	fs.StringVar(&f.openaiBasePath, "openai-api-base-path", "", "Base path prefix for OpenAI API requests (env OPENAI_API_BASE_PATH)")
-	fs.StringVar(&f.anthropicTarget, "anthropic-api-target", "", "Target hostname for Anthropic API requests (env ANTHROPIC_API_TARGET; default api.anthropic.com)")
-	fs.StringVar(&f.anthropicBasePath, "anthropic-api-base-path", "", "Base path prefix for Anthropic API requests (env ANTHROPIC_API_BASE_PATH)")
-	fs.StringVar(&f.geminiTarget, "gemini-api-target", "", "Target hostname for Gemini API requests (env GEMINI_API_TARGET; default generativelanguage.googleapis.com)")
-	fs.StringVar(&f.geminiBasePath, "gemini-api-base-path", "", "Base path prefix for Gemini API requests (env GEMINI_API_BASE_PATH)")
-	fs.StringVar(&f.rateRPM, "rate-limit-rpm", "", "Max requests per minute per provider (requires --enable-api-proxy)")
-	fs.StringVar(&f.rateRPH, "rate-limit-rph", "", "Max requests per hour per provider (requires --enable-api-proxy)")
-	fs.StringVar(&f.rateBytesPM, "rate-limit-bytes-pm", "", "Max request bytes per minute per provider (requires --enable-api-proxy)")
+	fs.StringVar(&f.copilotTarget, "copilot-api-target", "", "Target `host` for Copilot API requests (env COPILOT_API_TARGET; default derived from GITHUB_SERVER_URL)")
+	fs.StringVar(&f.openaiTarget, "openai-api-target", "", "Target `host` for OpenAI API requests (env OPENAI_API_TARGET; default api.openai.com)")
+	fs.StringVar(&f.openaiBasePath, "openai-api-base-path", "", "Base `path` prefix for OpenAI API requests (env OPENAI_API_BASE_PATH)")
+	fs.StringVar(&f.anthropicTarget, "anthropic-api-target", "", "Target `host` for Anthropic API requests (env ANTHROPIC_API_TARGET; default api.anthropic.com)")
+	fs.StringVar(&f.anthropicBasePath, "anthropic-api-base-path", "", "Base `path` prefix for Anthropic API requests (env ANTHROPIC_API_BASE_PATH)")
+	fs.StringVar(&f.geminiTarget, "gemini-api-target", "", "Target `host` for Gemini API requests (env GEMINI_API_TARGET; default generativelanguage.googleapis.com)")
+	fs.StringVar(&f.geminiBasePath, "gemini-api-base-path", "", "Base `path` prefix for Gemini API requests (env GEMINI_API_BASE_PATH)")
+	fs.StringVar(&f.rateRPM, "rate-limit-rpm", "", "Max requests per minute per provider (`n`) (requires --enable-api-proxy)")
+	fs.StringVar(&f.rateRPH, "rate-limit-rph", "", "Max requests per hour per provider (`n`) (requires --enable-api-proxy)")
+	fs.StringVar(&f.rateBytesPM, "rate-limit-bytes-pm", "", "Max request bytes per minute per provider (`n`) (requires --enable-api-proxy)")
 	fs.BoolVar(&f.noRateLimit, "no-rate-limit", false, "Disable rate limiting in the API proxy (requires --enable-api-proxy)")
 
 	// Logging and debug.
-	fs.StringVar(&f.logLevel, "log-level", "info", "Log level: debug, info, warn, error")
+	fs.StringVar(&f.logLevel, "log-level", "info", "Log `level`: debug, info, warn, error")
 	fs.BoolVarP(&f.keepContainers, "keep-containers", "k", false, "Keep the sandbox's work files after the command exits")
-	fs.StringVar(&f.agentTimeout, "agent-timeout", "", "Maximum time in minutes for the command (default: no limit)")
-	fs.StringVar(&f.workDir, "work-dir", "", "Directory for temporary files (default: $TMPDIR/awf-<ms>)")
-	fs.StringVar(&f.proxyLogsDir, "proxy-logs-dir", "", "Directory for the proxy logs")
-	fs.StringVar(&f.auditDir, "audit-dir", "", "Directory for audit artifacts (env AWF_AUDIT_DIR; default <work-dir>/audit)")
+	fs.StringVar(&f.agentTimeout, "agent-timeout", "", "Maximum time in `minutes` for the command (default: no limit)")
+	fs.StringVar(&f.workDir, "work-dir", "", "Put temporary files in `dir` (default: $TMPDIR/awf-<ms>)")
+	fs.StringVar(&f.proxyLogsDir, "proxy-logs-dir", "", "Write the proxy logs to `dir`")
+	fs.StringVar(&f.auditDir, "audit-dir", "", "Write audit artifacts to `dir` (env AWF_AUDIT_DIR; default <work-dir>/audit)")
 	return f
 }
 
