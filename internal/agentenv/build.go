@@ -216,6 +216,8 @@ func BuildResult(in Input) Result {
 		a["no_proxy"] = a["NO_PROXY"]
 	}
 
+	a["JAVA_TOOL_OPTIONS"] = javaOptions(a["JAVA_TOOL_OPTIONS"], in, a["NO_PROXY"])
+
 	// awf's own variables come last: they describe the sandbox.
 	if len(in.DNSServers) > 0 {
 		a["AWF_DNS_SERVERS"] = strings.Join(in.DNSServers, ",")
@@ -290,6 +292,22 @@ func providerVars(in Input) map[string]string {
 	}
 	p["GEMINI_API_BASE_URL"] = base(PortGemini)
 	return p
+}
+
+// javaOptions appends the JVM's proxy properties (the JVM ignores
+// HTTP_PROXY), as the original's entrypoint does.
+func javaOptions(existing string, in Input, noProxy string) string {
+	port := strconv.Itoa(in.ProxyPort)
+	opts := "-Dhttp.proxyHost=" + in.ProxyIP + " -Dhttp.proxyPort=" + port +
+		" -Dhttps.proxyHost=" + in.ProxyIP + " -Dhttps.proxyPort=" + port
+	if noProxy != "" {
+		hosts := strings.ReplaceAll(noProxy, ",", "|")
+		opts += " -Dhttp.nonProxyHosts=" + hosts + " -Dhttps.nonProxyHosts=" + hosts
+	}
+	if existing = strings.TrimSpace(existing); existing != "" {
+		return existing + " " + opts
+	}
+	return opts
 }
 
 // noProxy is the spec's list (localhost,127.0.0.1 and, with the API proxy,

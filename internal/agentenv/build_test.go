@@ -65,6 +65,8 @@ func TestContractWithAllKeys(t *testing.T) {
 		"NO_COLOR":                   "1",
 		"TERM":                       "xterm",
 		"GITHUB_TOKEN":               "ghs_sessiontoken",
+		"JAVA_TOOL_OPTIONS": "-Dhttp.proxyHost=172.30.0.10 -Dhttp.proxyPort=3128 -Dhttps.proxyHost=172.30.0.10 -Dhttps.proxyPort=3128" +
+			" -Dhttp.nonProxyHosts=localhost|127.0.0.1|172.30.0.30 -Dhttps.nonProxyHosts=localhost|127.0.0.1|172.30.0.30",
 	}
 	for k, v := range want {
 		if a[k] != v {
@@ -220,7 +222,7 @@ func TestPrecedenceAndExclusions(t *testing.T) {
 	in.EnvAll = true
 	in.Exclude = []string{"DROPME", "FILEX"}
 	in.EnvFile = []config.EnvVar{{Name: "BOTH", Value: "file"}, {Name: "FILEONLY", Value: "file"}, {Name: "FILEX", Value: "file"}}
-	in.Extra = []config.EnvVar{{Name: "FILEONLY", Value: "cli"}, {Name: "NO_PROXY", Value: "corp.internal"}, {Name: "AWF_ONE_SHOT_TOKENS", Value: ""}, {Name: "AWF_USER_UID", Value: "0"}}
+	in.Extra = []config.EnvVar{{Name: "FILEONLY", Value: "cli"}, {Name: "NO_PROXY", Value: "corp.internal"}, {Name: "AWF_ONE_SHOT_TOKENS", Value: ""}, {Name: "AWF_USER_UID", Value: "0"}, {Name: "JAVA_TOOL_OPTIONS", Value: "-Xmx1g"}}
 	in.TTY = true
 	in.DNSServers = []string{"1.1.1.1", "8.8.8.8"}
 	in.Workdir = "/src"
@@ -232,6 +234,8 @@ func TestPrecedenceAndExclusions(t *testing.T) {
 		"AWF_ONE_SHOT_TOKENS": strings.Join(OneShotTokens, ","), "AWF_USER_UID": "1001", "GH_HOST": "ghes.corp",
 		"AWF_ONE_SHOT_TOKEN_DEBUG": "1", "AWF_GOROOT": "/go", "AWF_DNS_SERVERS": "1.1.1.1,8.8.8.8", "AWF_WORKDIR": "/src",
 		"PATH": "/second:/first:/usr/bin", "GITHUB_SERVER_URL": "https://ghes.corp",
+		"JAVA_TOOL_OPTIONS": "-Xmx1g -Dhttp.proxyHost=172.30.0.10 -Dhttp.proxyPort=3128 -Dhttps.proxyHost=172.30.0.10 -Dhttps.proxyPort=3128" +
+			" -Dhttp.nonProxyHosts=corp.internal|localhost|127.0.0.1 -Dhttps.nonProxyHosts=corp.internal|localhost|127.0.0.1",
 	}
 	for k, v := range want {
 		if a[k] != v {
