@@ -19,7 +19,7 @@ var defaultLimits = limits{
 	maxBody:    16 << 20,
 	maxEvent:   16 << 20,
 	maxPending: 16 << 20,
-	maxDecoded: 1 << 30,
+	maxDecoded: 64 << 20,
 }
 
 // Tracker observes a copy of one HTTP response body as it streams to the
