@@ -23,7 +23,18 @@ func (e Env) info(msg string) { fmt.Fprintln(e.Stderr, "[INFO] "+msg) }
 func (e Env) warn(msg string) { fmt.Fprintln(e.Stderr, "[WARN] "+msg) }
 
 func (e Env) warnReports(reps []ParseReport) {
+	e.warnReportsOf(Source{}, reps)
+}
+
+// warnReportsOf does not count a live run's unfinished last line as damage.
+func (e Env) warnReportsOf(src Source, reps []ParseReport) {
 	for _, r := range reps {
+		if src.Kind == KindRunning && r.Truncated {
+			r.Truncated = false
+			if n := len(r.FirstBad); n > 0 && r.Malformed < n {
+				r.FirstBad = r.FirstBad[:n-1]
+			}
+		}
 		if w := r.Warning(); w != "" {
 			e.warn(w)
 		}
@@ -174,7 +185,7 @@ func RunStats(ctx context.Context, env Env, o StatsOptions) error {
 	if err != nil {
 		return fmt.Errorf("Failed to load logs: %w", err)
 	}
-	env.warnReports(s.Reports)
+	env.warnReportsOf(src, s.Reports)
 	out, err := FormatStats(s, o.Format, env.StdoutTTY && o.Format == FormatPretty)
 	if err != nil {
 		return err
@@ -223,7 +234,7 @@ func RunAudit(ctx context.Context, env Env, o AuditOptions) error {
 		return ErrNoManifest
 	}
 	reps, err := Audit(env.Stdout, src, m, o.Filter, o.Format, env.StdoutTTY && o.Format == FormatPretty)
-	env.warnReports(reps)
+	env.warnReportsOf(src, reps)
 	return err
 }
 
