@@ -74,3 +74,37 @@ func TestRunBasics(t *testing.T) {
 		}
 	}
 }
+
+func TestRunTimeout(t *testing.T) {
+	testnet.Require(t)
+	p := testPlan(t, "trap '' TERM; sleep 30", func(in *sandbox.Input) { in.Timeout = 200 * time.Millisecond })
+	s, err := Prepare(p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.Grace = 300 * time.Millisecond
+	t0 := time.Now()
+	code, err := s.Run(IO{Stdout: os.Stdout, Stderr: os.Stderr})
+	if err != nil || code != ExitTimeout {
+		t.Fatalf("code %d err %v, want %d", code, err, ExitTimeout)
+	}
+	if el := time.Since(t0); el > 3*time.Second {
+		t.Fatalf("timeout took %v", el)
+	}
+}
+
+func TestRunLimitsAndTTY(t *testing.T) {
+	testnet.Require(t)
+	p := testPlan(t, `test -t 0 && test -t 1 && echo is-a-tty; for c in $(sed -n 's/^[0-9]*:\(pids\|memory\):\(.*\)/\1\2/p;s/^0::\(.*\)/\1/p' /proc/self/cgroup); do cat /sys/fs/cgroup/$c/pids.max /sys/fs/cgroup/$c/memory.limit_in_bytes /sys/fs/cgroup/$c/memory.max 2>/dev/null; done; true`,
+		func(in *sandbox.Input) { in.TTY = true; in.Pids = 77; in.MemoryBytes = 256 << 20 })
+	code, out := runPlan(t, p)
+	if code != 0 {
+		t.Fatalf("code %d: %s", code, out)
+	}
+	for _, w := range []string{"is-a-tty", "77", "268435456"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+}
