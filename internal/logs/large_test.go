@@ -2,11 +2,11 @@ package logs
 
 import (
 	"bufio"
-	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/metrics"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,36 +14,69 @@ import (
 )
 
 // genLog writes n lines (every 100,000th one garbage) of the given format
-// and returns how many requests and denials it holds.
+// and returns how many requests and denials it holds. It appends bytes
+// rather than using fmt so that generating stays a small part of the test.
 func genLog(t testing.TB, path string, n int, jsonl bool) (requests, denied, bad int) {
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
+	var b []byte
 	for i := 0; i < n; i++ {
+		b = b[:0]
 		if i%100000 == 99999 {
-			fmt.Fprintf(w, "garbage %d\n", i)
+			b = append(b, "garbage "...)
+			b = strconv.AppendInt(b, int64(i), 10)
+			w.Write(append(b, '\n'))
 			bad++
 			continue
 		}
-		domain := fmt.Sprintf("host%d.example%d.test", i%1000, i%7)
-		ts := 1774290908.0 + float64(i)/1000
+		domain := strconv.AppendInt([]byte("host"), int64(i%1000), 10)
+		domain = append(domain, ".example"...)
+		domain = append(domain, byte('0'+i%7))
+		domain = append(domain, ".test"...)
+		ms := int64(1774290908000 + i)
+		ts := strconv.AppendInt(nil, ms/1000, 10)
+		ts = append(ts, '.', byte('0'+ms%1000/100), byte('0'+ms%100/10), byte('0'+ms%10))
 		deny := i%5 == 0
 		requests++
 		if deny {
 			denied++
 		}
-		switch {
-		case jsonl && deny:
-			fmt.Fprintf(w, `{"ts":%.3f,"client":"172.30.0.20","host":"%s:443","dest":"-:-","method":"CONNECT","status":403,"decision":"TCP_DENIED","url":"%s:443","bytes_in":0,"bytes_out":0,"duration_ms":0,"rule":"deny-default","reason":"domain not in allowlist"}`+"\n", ts, domain, domain)
-		case jsonl:
-			fmt.Fprintf(w, `{"ts":%.3f,"client":"172.30.0.20","host":"%s:443","dest":"198.51.100.7:443","method":"CONNECT","status":200,"decision":"TCP_TUNNEL","url":"%s:443","bytes_in":%d,"bytes_out":%d,"duration_ms":12,"rule":"allow-both-plain","reason":"allowed by example.test"}`+"\n", ts, domain, domain, 500+i%100, 9000+i%1000)
-		case deny:
-			fmt.Fprintf(w, "%.3f 172.30.0.20:%d %s:443 -:- 1.1 CONNECT 403 TCP_DENIED:HIER_NONE %s:443 \"curl/8.5.0\"\n", ts, 30000+i%30000, domain, domain)
-		default:
-			fmt.Fprintf(w, "%.3f 172.30.0.20:%d %s:443 198.51.100.7:443 1.1 CONNECT 200 TCP_TUNNEL:HIER_DIRECT %s:443 \"curl/8.5.0\"\n", ts, 30000+i%30000, domain, domain)
+		if jsonl {
+			b = append(b, `{"ts":`...)
+			b = append(b, ts...)
+			b = append(b, `,"client":"172.30.0.20","host":"`...)
+			b = append(b, domain...)
+			if deny {
+				b = append(b, `:443","dest":"-:-","method":"CONNECT","status":403,"decision":"TCP_DENIED","url":"`...)
+				b = append(b, domain...)
+				b = append(b, `:443","bytes_in":0,"bytes_out":0,"duration_ms":0,"rule":"deny-default","reason":"domain not in allowlist"}`...)
+			} else {
+				b = append(b, `:443","dest":"198.51.100.7:443","method":"CONNECT","status":200,"decision":"TCP_TUNNEL","url":"`...)
+				b = append(b, domain...)
+				b = append(b, `:443","bytes_in":`...)
+				b = strconv.AppendInt(b, int64(500+i%100), 10)
+				b = append(b, `,"bytes_out":`...)
+				b = strconv.AppendInt(b, int64(9000+i%1000), 10)
+				b = append(b, `,"duration_ms":12,"rule":"allow-both-plain","reason":"allowed by example.test"}`...)
+			}
+		} else {
+			b = append(b, ts...)
+			b = append(b, " 172.30.0.20:"...)
+			b = strconv.AppendInt(b, int64(30000+i%30000), 10)
+			b = append(b, ' ')
+			b = append(b, domain...)
+			if deny {
+				b = append(b, ":443 -:- 1.1 CONNECT 403 TCP_DENIED:HIER_NONE "...)
+			} else {
+				b = append(b, ":443 198.51.100.7:443 1.1 CONNECT 200 TCP_TUNNEL:HIER_DIRECT "...)
+			}
+			b = append(b, domain...)
+			b = append(b, `:443 "curl/8.5.0"`...)
 		}
+		w.Write(append(b, '\n'))
 	}
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)
