@@ -69,8 +69,10 @@ func classify(host string) (string, hostKind) {
 	if err != nil {
 		return "", kindInvalid
 	}
-	if a, ok := parseIPv4Loose(name); ok {
-		return a.String(), kindIPv4
+	if name[0] >= '0' && name[0] <= '9' { // every spelling of an IPv4 address starts with a digit
+		if a, ok := parseIPv4Loose(name); ok {
+			return a.String(), kindIPv4
+		}
 	}
 	if endsInNumber(name) {
 		// The original denies anything shaped like a dotted quad as a raw
