@@ -1,0 +1,162 @@
+// Package selftest checks that this host can run the native sandbox and
+// then runs one complete sandboxed round trip offline: a fake provider with
+// a CA made in memory, in a private network namespace, with the real
+// egress proxy, api-proxy and sandbox.
+package selftest
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/awf-dev/awf/internal/sandbox"
+	"github.com/awf-dev/awf/internal/sandbox/native"
+)
+
+// Check is one line of the checklist.
+type Check struct {
+	Name string
+	Err  error
+	Fix  string
+}
+
+// Print writes the checklist and reports whether every check passed.
+func Print(w io.Writer, cs []Check) bool {
+	ok := true
+	for _, c := range cs {
+		if c.Err == nil {
+			fmt.Fprintf(w, "  ✓ %s\n", c.Name)
+			continue
+		}
+		ok = false
+		fmt.Fprintf(w, "  ✗ %s: %v\n", c.Name, c.Err)
+		if c.Fix != "" {
+			fmt.Fprintf(w, "      fix: %s\n", c.Fix)
+		}
+	}
+	return ok
+}
+
+// HostChecks are the prerequisites; they do not change the host.
+func HostChecks() []Check {
+	var cs []Check
+	add := func(name string, err error, fix string) { cs = append(cs, Check{name, err, fix}) }
+
+	var err error
+	if os.Geteuid() != 0 {
+		err = fmt.Errorf("euid is %d", os.Geteuid())
+	}
+	add("running as root", err, "run it with sudo: sudo awf selftest")
+
+	var missing []string
+	for _, ns := range []string{"net", "pid", "mnt", "ipc", "uts"} {
+		if _, err := os.Stat("/proc/self/ns/" + ns); err != nil {
+			missing = append(missing, ns)
+		}
+	}
+	err = nil
+	if len(missing) > 0 {
+		err = fmt.Errorf("kernel lacks namespaces: %s", strings.Join(missing, ", "))
+	}
+	add("namespaces (net, pid, mnt, ipc, uts)", err, "use a kernel built with CONFIG_NAMESPACES and the per-type options")
+
+	err = nil
+	if v, e := unix.PrctlRetInt(unix.PR_GET_SECCOMP, 0, 0, 0, 0); e != nil {
+		err = fmt.Errorf("seccomp unavailable: %v", e)
+	} else if v != 0 {
+		err = fmt.Errorf("awf already runs under seccomp mode %d", v)
+	}
+	add("seccomp filters", err, "use a kernel with CONFIG_SECCOMP_FILTER; do not start awf under another seccomp profile")
+
+	add(cgroupCheck())
+
+	err = nil
+	if b, e := os.ReadFile("/proc/filesystems"); e != nil || !strings.Contains(string(b), "\toverlay\n") {
+		err = fmt.Errorf("overlayfs not available")
+	}
+	add("overlayfs (for /usr/local/bin/get-claude-key.sh)", err, "modprobe overlay")
+	return cs
+}
+
+func cgroupCheck() (string, error, string) {
+	root := native.CgroupRoot
+	if _, err := os.Stat(filepath.Join(root, "cgroup.controllers")); err == nil {
+		b, _ := os.ReadFile(filepath.Join(root, "cgroup.controllers"))
+		for _, c := range []string{"memory", "pids"} {
+			if !strings.Contains(" "+string(b)+" ", " "+c) {
+				return "cgroups v2", fmt.Errorf("controller %s not available", c), "enable the memory and pids controllers (cgroup_enable=memory on the kernel command line)"
+			}
+		}
+		return "cgroups v2 (memory, pids)", nil, ""
+	}
+	for _, h := range []string{"memory", "pids"} {
+		if err := unix.Access(filepath.Join(root, h), unix.W_OK); err != nil {
+			return "cgroups v1 (memory, pids)", fmt.Errorf("%s hierarchy: %v", h, err), "mount the memory and pids cgroup hierarchies under " + root
+		}
+	}
+	return "cgroups v1 (memory, pids)", nil, ""
+}
+
+// FirewallCheck installs the sandbox's ruleset in a throwaway network
+// namespace.
+func FirewallCheck() Check {
+	c := Check{Name: "nftables ruleset in a network namespace", Fix: "load the nf_tables, nft_nat, nft_reject_inet and nft_ct modules (or use a kernel with them built in)"}
+	ns, err := native.NewNetns()
+	if err != nil {
+		c.Err = err
+		return c
+	}
+	defer ns.Close()
+	n := sandbox.Network{EgressIP: sandbox.DefaultEgressIP, APIProxyIP: sandbox.DefaultAPIProxyIP,
+		ExplicitPort: sandbox.ExplicitPort, TransparentHTTP: sandbox.TransparentHTTPPort,
+		TransparentTLS: sandbox.TransparentTLSPort, DNSPort: sandbox.DNSPort,
+		APIPortMin: sandbox.APIPortMin, APIPortMax: sandbox.APIPortMax, APIProxy: true, DisableIPv6: true,
+		ServiceAddrsOnLoop: []string{"172.30.0.10/32", "172.30.0.30/32"}}
+	n.Rules = sandbox.BuildRuleset(n)
+	c.Err = ns.Setup(n)
+	return c
+}
+
+// Run prints the checklist: host checks, then the round trip in a child
+// re-executed (as `selfArgs...`) in fresh network and mount namespaces so
+// nothing it does can reach or change the host's network. It returns the
+// process exit code.
+func Run(w io.Writer, verbose bool, selfArgs []string) int {
+	fmt.Fprintln(w, "awf selftest: host")
+	cs := HostChecks()
+	ok := Print(w, cs)
+	if !ok {
+		fmt.Fprintln(w, "awf selftest: FAILED (fix the host first; the round trip needs all of the above)")
+		return 1
+	}
+	fc := FirewallCheck()
+	if !Print(w, []Check{fc}) {
+		fmt.Fprintln(w, "awf selftest: FAILED")
+		return 1
+	}
+	fmt.Fprintln(w, "awf selftest: offline round trip (fake provider, private network)")
+	cmd := exec.Command("/proc/self/exe", selfArgs...)
+	cmd.Stdout, cmd.Stderr = w, os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWNET | unix.CLONE_NEWNS, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintf(w, "awf selftest: FAILED (%v)\n", err)
+		return 1
+	}
+	fmt.Fprintln(w, "awf selftest: all checks passed. Next: sudo awf --allow-domains <domains> -- <command>")
+	return 0
+}
+
+// InsideMain runs the round trip and prints its part of the checklist;
+// it returns the exit code for the child.
+func InsideMain(w io.Writer, verbose bool) int {
+	if Print(w, Inside(verbose)) {
+		return 0
+	}
+	return 1
+}
