@@ -3,6 +3,7 @@ package logs
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -106,17 +107,52 @@ func (p *flatParser) str() (string, bool) {
 	return "", false
 }
 
+// number reads a number with JSON's grammar exactly:
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
 func (p *flatParser) number() (string, bool) {
 	start := p.i
-	for p.i < len(p.b) {
-		c := p.b[p.i]
-		if (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E' {
+	digits := func() int {
+		n := 0
+		for p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' {
 			p.i++
-			continue
+			n++
 		}
-		break
+		return n
 	}
-	return p.b[start:p.i], p.i > start
+	p.eat('-')
+	if p.eat('0') {
+		if p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' {
+			return "", false
+		}
+	} else if digits() == 0 {
+		return "", false
+	}
+	if p.eat('.') && digits() == 0 {
+		return "", false
+	}
+	if p.eat('e') || p.eat('E') {
+		if !p.eat('+') {
+			p.eat('-')
+		}
+		if digits() == 0 {
+			return "", false
+		}
+	}
+	return p.b[start:p.i], true
+}
+
+// knownKeys are the audit.jsonl keys Entry uses. encoding/json matches
+// keys case-insensitively; the fast path leaves any such near-miss to it.
+var knownKeys = []string{"ts", "client", "host", "dest", "method", "status", "decision", "url",
+	"bytes_in", "bytes_out", "duration_ms", "rule", "reason"}
+
+func nearMissKey(key string) bool {
+	for _, k := range knownKeys {
+		if key != k && strings.EqualFold(key, k) {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *flatParser) literal(lit string) bool {
@@ -130,7 +166,7 @@ func (p *flatParser) literal(lit string) bool {
 // value reads one scalar and stores it when key is a field we use. A type
 // that does not fit the field fails the fast path (encoding/json decides).
 func (p *flatParser) value(key string, a *auditFields) bool {
-	if p.i >= len(p.b) {
+	if p.i >= len(p.b) || nearMissKey(key) {
 		return false
 	}
 	switch c := p.b[p.i]; {
