@@ -397,6 +397,11 @@ func TestMayCarry(t *testing.T) {
 		{`{"type":"content_block_delta"}`, true, false},
 		{`{"usage"`, false, false},
 		{`{"usage":`, false, true},
+		{`{"delta":{"text":"{\"usage\":{\"input_tokens\":1}}"}}`, false, false},
+		{`{"role": "model","x":1}`, true, false},
+		{`{"modelVersion": "gemini-2.5-pro"}`, true, true},
+		{`{"model":null}`, true, false},
+		{`{"text":"a \\","usage":{"a":1}}`, false, true},
 	}
 	for _, tt := range tests {
 		if got := mayCarry([]byte(tt.data), tt.needModel); got != tt.want {

@@ -81,26 +81,35 @@ func (a *accum) event(data []byte) {
 	a.parse(data)
 }
 
-// mayCarry is the cheap pre-filter: true when data mentions a usage key
-// whose value is not null, or (when needModel) a model key. False positives
+// mayCarry is the cheap pre-filter: true when data has a usage key (or,
+// when needModel, a model key) whose value is not null. False positives
 // only cost a parse.
 func mayCarry(d []byte, needModel bool) bool {
-	if needModel && bytes.Contains(d, keyModel) {
-		return true
-	}
+	return hasKey(d, keyUsage) || needModel && hasKey(d, keyModel)
+}
+
+// hasKey reports whether d contains an object key starting with prefix
+// (`"usage` matches "usage" and "usageMetadata") with a non-null value.
+// A match preceded by a backslash is text inside a string, such as model
+// output quoting JSON, and does not count.
+func hasKey(d, prefix []byte) bool {
 	for {
-		i := bytes.Index(d, keyUsage)
+		i := bytes.Index(d, prefix)
 		if i < 0 {
 			return false
 		}
-		d = d[i+len(keyUsage):]
+		escaped := i > 0 && d[i-1] == '\\'
+		d = d[i+len(prefix):]
+		if escaped {
+			continue
+		}
 		j := bytes.IndexByte(d, '"')
 		if j < 0 {
 			return false
 		}
 		d = skipSpace(d[j+1:])
 		if len(d) == 0 || d[0] != ':' {
-			continue // "usage" inside a string value, not a key
+			continue // a string value, not a key
 		}
 		d = skipSpace(d[1:])
 		if len(d) == 0 || d[0] != 'n' {

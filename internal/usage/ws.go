@@ -7,7 +7,7 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/klauspost/compress/flate"
+	"compress/flate"
 )
 
 const (
@@ -16,8 +16,13 @@ const (
 )
 
 // deflateTail is the empty stored block permessage-deflate strips from the
-// end of every message (RFC 7692 section 7.2.2).
-var deflateTail = []byte{0x00, 0x00, 0xff, 0xff}
+// end of every message (RFC 7692 section 7.2.2). deflateEnd restores it and
+// adds an empty final block, so the decoder stops with io.EOF exactly at
+// the end of the message instead of asking for more input.
+var (
+	deflateTail = []byte{0x00, 0x00, 0xff, 0xff}
+	deflateEnd  = []byte{0x00, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0xff, 0xff}
+)
 
 type wsState uint8
 
@@ -66,7 +71,8 @@ type WSTracker struct {
 
 	// permessage-deflate state: the peer may use context takeover, so each
 	// message is inflated with the previous output as dictionary.
-	window   []byte
+	hist     []byte // recent output; the last 32 KiB is the window
+	src      bytes.Reader
 	inflater io.ReadCloser
 	out      []byte
 	inflated int // messages inflated, for tests and diagnostics
@@ -259,7 +265,7 @@ func (t *WSTracker) endFrame() {
 		if t.over {
 			// Inflating later messages against a window we never saw may
 			// produce garbage; the JSON parser will then reject it.
-			t.window = t.window[:0]
+			t.hist = t.hist[:0]
 			return
 		}
 		var ok bool
@@ -273,47 +279,52 @@ func (t *WSTracker) endFrame() {
 }
 
 // inflate decompresses one permessage-deflate message, capped at 1 MiB of
-// output, and slides the window.
+// output, and slides the window. msg must be t.msg: the tail is appended
+// in place so the decoder reads from one *bytes.Reader (its fast path).
 func (t *WSTracker) inflate(msg []byte) ([]byte, bool) {
-	src := io.MultiReader(bytes.NewReader(msg), bytes.NewReader(deflateTail))
+	t.msg = append(msg, deflateEnd...)
+	t.src.Reset(t.msg)
+	dict := t.hist[len(t.hist)-min(len(t.hist), flateWindow):]
 	if t.inflater == nil {
-		t.inflater = flate.NewReaderDict(src, t.window)
-	} else if err := t.inflater.(flate.Resetter).Reset(src, t.window); err != nil {
+		t.inflater = flate.NewReaderDict(&t.src, dict)
+	} else if err := t.inflater.(flate.Resetter).Reset(&t.src, dict); err != nil {
 		return nil, false
 	}
 	t.out = t.out[:0]
 	for {
 		if len(t.out) > maxWSMessage {
-			t.window = t.window[:0]
+			t.hist = t.hist[:0]
 			return nil, false
 		}
-		t.out = slices.Grow(t.out, 8<<10)
+		t.out = slices.Grow(t.out, 16<<10)
 		n, err := t.inflater.Read(t.out[len(t.out):cap(t.out)])
 		t.out = t.out[:len(t.out)+n]
-		if err != nil {
-			// Without a final block, the reader runs out of input right
-			// after the sync-flush marker: that is the normal end.
-			if err != io.EOF && err != io.ErrUnexpectedEOF {
-				t.window = t.window[:0]
-				return nil, false
-			}
+		if err == io.EOF {
 			break
 		}
+		if err != nil {
+			t.hist = t.hist[:0]
+			return nil, false
+		}
 	}
-	t.slideWindow(t.out)
+	t.slide(t.out)
 	t.inflated++
 	return t.out, true
 }
 
-func (t *WSTracker) slideWindow(out []byte) {
+// slide appends out to the history the next message may refer to,
+// compacting to the last 32 KiB only when the 64 KiB buffer fills, so the
+// copying is amortised over the output.
+func (t *WSTracker) slide(out []byte) {
 	if len(out) >= flateWindow {
-		t.window = append(t.window[:0], out[len(out)-flateWindow:]...)
+		t.hist = append(t.hist[:0], out[len(out)-flateWindow:]...)
 		return
 	}
-	if drop := len(t.window) + len(out) - flateWindow; drop > 0 {
-		t.window = append(t.window[:0], t.window[drop:]...)
+	if len(t.hist)+len(out) > 2*flateWindow {
+		keep := t.hist[len(t.hist)-(flateWindow-len(out)):]
+		t.hist = append(t.hist[:0], keep...)
 	}
-	t.window = append(t.window, out...)
+	t.hist = append(t.hist, out...)
 }
 
 // Finish ends the connection and returns what was found. Idempotent.
@@ -322,7 +333,7 @@ func (t *WSTracker) Finish() Usage {
 	defer t.mu.Unlock()
 	if !t.finished {
 		t.finished = true
-		t.msg, t.window, t.out, t.inflater = nil, nil, nil, nil
+		t.msg, t.hist, t.out, t.inflater = nil, nil, nil, nil
 	}
 	return t.acc.u
 }
