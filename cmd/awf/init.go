@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/awf-dev/awf/internal/helpers"
 	"github.com/awf-dev/awf/internal/sandbox/native"
 )
 
@@ -12,6 +13,7 @@ import (
 // It is dispatched here, before cobra and the rest of main, to keep the
 // start-up path short.
 func init() {
+	native.Preflight = helpers.Check
 	if len(os.Args) > 1 && os.Args[1] == native.InitArg {
 		native.InitMain()
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/awf-dev/awf/internal/config"
 	"github.com/awf-dev/awf/internal/sandbox/native"
 	"github.com/awf-dev/awf/internal/sandbox/runner"
+	"github.com/awf-dev/awf/oneshot"
 )
 
 // processStart is as early as this package can observe, for the start-up
@@ -93,10 +94,11 @@ func runMain(flags *config.Flags, args []string) error {
 	log.Debug("config", "config", c.Redacted())
 
 	code, err := runner.Run(context.Background(), runner.Options{
-		Config:    c,
-		Stdio:     native.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr},
-		Log:       log,
-		Preflight: true,
+		Config:     c,
+		Stdio:      native.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr},
+		Log:        log,
+		Preflight:  true,
+		PreloadLib: oneshot.Library,
 		OnStarted: func(t time.Time) {
 			log.Debug(fmt.Sprintf("command started %.1f ms after awf started", float64(t.Sub(processStart).Microseconds())/1000))
 		},

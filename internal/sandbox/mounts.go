@@ -34,6 +34,9 @@ type Mount struct {
 	Data     []byte   `json:"data,omitempty"`
 	Mode     uint32   `json:"mode,omitempty"`
 	Owned    bool     `json:"owned,omitempty"` // chown to the sandbox user
+	// Inner binds take Source from inside the sandbox root (a generated
+	// file) and apply only when Target's directory exists.
+	Inner bool `json:"inner,omitempty"`
 }
 
 // SystemDirs are bound read-only, as the original binds them into /host.
@@ -149,14 +152,30 @@ func buildMounts(in Input, egress netip.Addr) ([]Mount, error) {
 		Mount{Kind: KindFile, Target: "/etc/hosts", Data: []byte(hosts), Mode: 0o644},
 		Mount{Kind: KindFile, Target: "/etc/resolv.conf", Data: []byte(fmt.Sprintf("nameserver %s\noptions ndots:0\n", egress)), Mode: 0o644},
 		Mount{Kind: KindFile, Target: "/etc/hostname", Data: []byte("awf-agent\n"), Mode: 0o644},
-		Mount{Kind: KindFile, Target: "/.awf/bin/get-claude-key.sh", Data: []byte(claudeHelper(claude)), Mode: 0o755},
 	)
+	script := in.ClaudeKeyScript
+	if script == "" {
+		script = claudeHelper(claude)
+	}
+	ms = append(ms, Mount{Kind: KindFile, Target: "/.awf/bin/get-claude-key.sh", Data: []byte(script), Mode: 0o755})
 	if len(in.PreloadLib) > 0 {
 		ms = append(ms, Mount{Kind: KindFile, Target: PreloadPath, Data: in.PreloadLib, Mode: 0o644})
 	}
-	if in.Env["CLAUDE_CODE_API_KEY_HELPER"] != "" {
-		ms = append(ms, Mount{Kind: KindFile, Target: path.Join(home, ".claude.json"), Mode: 0o600, Owned: true,
-			Data: []byte(fmt.Sprintf("{\"apiKeyHelper\": %q}\n", ClaudeKeyHelper))})
+	names := make([]string, 0, len(in.ClaudeSettings))
+	for t := range in.ClaudeSettings {
+		names = append(names, t)
+	}
+	sort.Strings(names)
+	for i, t := range names {
+		t = path.Clean(t)
+		if path.Dir(t) == home {
+			ms = append(ms, Mount{Kind: KindFile, Target: t, Data: in.ClaudeSettings[names[i]], Mode: 0o644, Owned: true})
+			continue
+		}
+		gen := fmt.Sprintf("/.awf/files/%d-%s", i, path.Base(t))
+		ms = append(ms,
+			Mount{Kind: KindFile, Target: gen, Data: in.ClaudeSettings[names[i]], Mode: 0o644},
+			Mount{Kind: KindBind, Source: gen, Target: t, Inner: true})
 	}
 	ms = append(ms, Mount{Kind: KindOverlay, Target: "/usr/local/bin", Lower: []string{"/.awf/bin", "/usr/local/bin"}})
 	for _, c := range CredentialFiles {

@@ -31,7 +31,7 @@ func applyMount(root string, m sandbox.Mount, u sandbox.User) error {
 	t := inRoot(root, m.Target)
 	switch m.Kind {
 	case sandbox.KindBind:
-		return bind(m, t, u)
+		return bind(root, m, t, u)
 	case sandbox.KindTmpfs:
 		if m.Optional && !exists(t) {
 			return nil
@@ -93,7 +93,13 @@ func applyMount(root string, m sandbox.Mount, u sandbox.User) error {
 	return fmt.Errorf("unknown mount kind %q", m.Kind)
 }
 
-func bind(m sandbox.Mount, t string, u sandbox.User) error {
+func bind(root string, m sandbox.Mount, t string, u sandbox.User) error {
+	if m.Inner {
+		if !exists(filepath.Dir(t)) {
+			return nil
+		}
+		m.Source = inRoot(root, m.Source)
+	}
 	fi, err := os.Lstat(m.Source)
 	if errors.Is(err, os.ErrNotExist) && m.Create && ownedBy(filepath.Dir(m.Source), u.UID) {
 		if err := os.MkdirAll(m.Source, 0o755); err != nil {

@@ -23,6 +23,7 @@ import (
 	"github.com/awf-dev/awf/internal/config"
 	"github.com/awf-dev/awf/internal/domains"
 	"github.com/awf-dev/awf/internal/egress"
+	"github.com/awf-dev/awf/internal/helpers"
 	"github.com/awf-dev/awf/internal/logs"
 	"github.com/awf-dev/awf/internal/sandbox"
 	"github.com/awf-dev/awf/internal/sandbox/native"
@@ -89,19 +90,20 @@ func BuildPlan(c *config.Config, id string, preload []byte, preflight bool) (*sa
 	}
 	hostHome := c.User.Home
 	in := sandbox.Input{
-		ID:        id,
-		StateDir:  filepath.Join(native.StateRoot, id),
-		Command:   []string{"/bin/bash", "-c", c.Command},
-		User:      sandbox.User{UID: c.User.UID, GID: c.User.GID, Name: c.User.Name, Home: c.User.Home},
-		HostHome:  hostHome,
-		Workspace: ws,
-		Workdir:   c.ContainerWorkdir,
-		AWFDir:    c.WorkDir,
-		Extra:     extra,
-		Env:       res.Agent,
-		APIProxy:  c.APIProxy.Enabled,
-		HostsFile: string(hosts),
-		ClaudeKey: agentenv.AnthropicPlaceholderLegacy,
+		ID:              id,
+		StateDir:        filepath.Join(native.StateRoot, id),
+		Command:         []string{"/bin/bash", "-c", c.Command},
+		User:            sandbox.User{UID: c.User.UID, GID: c.User.GID, Name: c.User.Name, Home: c.User.Home},
+		HostHome:        hostHome,
+		Workspace:       ws,
+		Workdir:         c.ContainerWorkdir,
+		AWFDir:          c.WorkDir,
+		Extra:           extra,
+		Env:             res.Agent,
+		APIProxy:        c.APIProxy.Enabled,
+		HostsFile:       string(hosts),
+		ClaudeKeyScript: helpers.GetClaudeKeyScript(),
+		ClaudeSettings:  claudeSettings(res.Agent, c.User.Home),
 
 		PreloadLib:  preload,
 		MemoryBytes: c.MemoryLimitBytes,
@@ -114,6 +116,26 @@ func BuildPlan(c *config.Config, id string, preload []byte, preflight bool) (*sa
 	}
 	p, err := sandbox.Build(in)
 	return p, res, err
+}
+
+// claudeSettings points Claude Code at get-claude-key.sh when the
+// api-proxy serves Anthropic, keeping the user's other settings.
+func claudeSettings(agent map[string]string, home string) map[string][]byte {
+	if agent["CLAUDE_CODE_API_KEY_HELPER"] == "" {
+		return nil
+	}
+	out := map[string][]byte{}
+	for _, f := range helpers.ClaudeSettingsFiles(home) {
+		var existing []byte
+		if filepath.Dir(f) != filepath.Clean(home) {
+			// In a tool dir bound from the host: start from the user's file.
+			existing, _ = os.ReadFile(f)
+		}
+		if b, _, err := helpers.MergeClaudeSettings(existing, agentenv.ClaudeKeyHelperPath); err == nil {
+			out[f] = b
+		}
+	}
+	return out
 }
 
 // Run executes one run and returns the exit code awf should exit with.

@@ -66,7 +66,8 @@ func TestAPIProxyAndNoKeyInSandbox(t *testing.T) {
 		`curl -sS -m 10 -X POST "$OPENAI_BASE_URL/chat/completions" -H 'Content-Type: application/json' -d '{"model":"m"}'; echo`,
 		`curl -sS -m 10 -X POST "$ANTHROPIC_BASE_URL/v1/messages" -H 'Content-Type: application/json' -d '{"model":"m"}'; echo`,
 		`echo "helper: $($CLAUDE_CODE_API_KEY_HELPER 2>/dev/null)"`,
-		`env > "$PWD/env.txt"`,
+		`cat $HOME/.claude.json; echo`,
+		`test -r "$LD_PRELOAD" && echo "preload: $LD_PRELOAD present"`,
 		`echo "gh hosts bytes: $(wc -c < $HOME/.config/gh/hosts.yml)"`,
 		probe("grep", reverse(oKey)+","+reverse(aKey)+","+reverse(ghHosts), "/proc", "/etc", "/tmp", "/root", "/home", "$PWD", "/.awf", "/dev/shm", "/run", "/var"),
 		probe("ptrace", "1"),
@@ -80,7 +81,8 @@ func TestAPIProxyAndNoKeyInSandbox(t *testing.T) {
 		t.Fatalf("a real key was printed")
 	}
 	for _, w := range []string{`"path":"/v1/chat/completions"`, `"path":"/v1/messages"`,
-		"helper: sk-ant-placeholder-key-for-credential-isolation", "gh hosts bytes: 0",
+		"helper: placeholder-token-for-credential-isolation", `"apiKeyHelper": "/usr/local/bin/get-claude-key.sh"`,
+		"preload: /.awf/lib/one-shot-token.so present", "gh hosts bytes: 0",
 		"ok absent", "strace-failed", "init-environ-denied"} {
 		if !strings.Contains(r.stdout, w) {
 			t.Errorf("stdout lacks %q", w)
