@@ -163,6 +163,19 @@ func (r *rig) do(p, method, path string, body io.Reader, hdr map[string]string) 
 	return resp, string(b)
 }
 
+// waitEvents waits until the log holds n lines of event: a client can have
+// read the whole body a moment before the proxy records the request.
+func (r *rig) waitEvents(event string, n int) {
+	r.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for strings.Count(r.logs.String(), `"event":"`+event+`"`) < n {
+		if time.Now().After(deadline) {
+			r.t.Fatalf("waited for %d %s events; log:\n%s", n, event, r.logs.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func (r *rig) assertNoKeyIn(s string) {
 	r.t.Helper()
 	for p, k := range testKeys {

@@ -133,6 +133,7 @@ func TestTokenUsageRecorded(t *testing.T) {
 		t.Errorf("gzip body was altered on the way: %q", body[:min(10, len(body))])
 	}
 	r.do("anthropic", "POST", "/v1/messages", strings.NewReader("{}"), nil)
+	r.waitEvents("token_usage", 2)
 	_, metrics := r.do("openai", "GET", "/metrics", nil, nil)
 	for _, c := range []string{`"input_tokens_total:openai":11`, `"output_tokens_total:anthropic":15`} {
 		if !strings.Contains(metrics, c) {

@@ -133,6 +133,7 @@ func TestHealthAndMetrics(t *testing.T) {
 	r := newRig(t, &recorder{})
 	r.do("openai", "POST", "/v1/chat/completions", strings.NewReader("{}"), nil)
 	r.do("anthropic", "POST", "/v1/messages", strings.NewReader("{}"), nil)
+	r.waitEvents("request_complete", 2)
 	resp, body := r.do("openai", "GET", "/health", nil, nil)
 	var h struct {
 		SquidProxy     string `json:"squid_proxy"`
