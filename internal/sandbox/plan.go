@@ -85,15 +85,15 @@ type Input struct {
 	EgressIP, APIProxyIP netip.Addr
 	APIProxy             bool
 
-	HostsFile  string // generated /etc/hosts
-	ClaudeKey  string // placeholder printed by get-claude-key.sh
+	HostsFile string // generated /etc/hosts
+	ClaudeKey string // placeholder printed by get-claude-key.sh
 	// ClaudeKeyScript replaces the built-in get-claude-key.sh text.
 	ClaudeKeyScript string
 	// ClaudeSettings maps sandbox paths to settings files that point Claude
 	// Code at the helper (written into the fresh home, or bound over a file
 	// in a bound tool dir).
 	ClaudeSettings map[string][]byte
-	PreloadLib []byte // one-shot-token library; empty: no LD_PRELOAD
+	PreloadLib     []byte // one-shot-token library; empty: no LD_PRELOAD
 
 	MemoryBytes int64
 	Pids        int64
