@@ -28,6 +28,8 @@ func TestExitCodesAndStdin(t *testing.T) {
 		{"several words are quoted", []string{"--", "sh", "-c", "exit 3"}, 3},
 		{"no command", []string{"-d", "x.test"}, 1},
 		{"bad flag value", []string{"--memory-limit", "lots", "--", "true"}, 1},
+		{"tty", []string{"--tty", "--", "test -t 0 && test -t 1 && test -t 2"}, 0},
+		{"no tty by default", []string{"--", "test -t 1"}, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
