@@ -16,6 +16,12 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	Preflight = func(env map[string]string) error {
+		if env["AWF_TEST_PREFLIGHT_FAIL"] != "" {
+			return errors.New("placeholder mismatch")
+		}
+		return nil
+	}
 	if len(os.Args) > 1 && os.Args[1] == InitArg {
 		InitMain()
 	}

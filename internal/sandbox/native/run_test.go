@@ -2,6 +2,7 @@ package native
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -106,5 +107,26 @@ func TestRunLimitsAndTTY(t *testing.T) {
 		if !strings.Contains(out, w) {
 			t.Errorf("output lacks %q:\n%s", w, out)
 		}
+	}
+}
+
+func TestPreflightAborts(t *testing.T) {
+	testnet.Require(t)
+	p := testPlan(t, "touch ran", func(in *sandbox.Input) {
+		in.Preflight = true
+		in.Env["AWF_TEST_PREFLIGHT_FAIL"] = "1"
+	})
+	marker := filepath.Join(p.Workdir, "ran")
+	s, err := Prepare(p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	code, err := s.Run(IO{Stdout: os.Stdout, Stderr: os.Stderr})
+	if code != 1 || !errors.Is(err, ErrSetup) || !strings.Contains(err.Error(), "pre-flight check failed: placeholder mismatch") {
+		t.Fatalf("code %d err %v", code, err)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("the command ran despite the failed pre-flight check")
 	}
 }
