@@ -308,13 +308,8 @@ func (s *Server) forward(c *clientConn, br *bufio.Reader, req *http.Request, kin
 	defer resp.Body.Close()
 	e.Dest, e.Status, e.Code, e.Hier = dest, resp.StatusCode, codeMiss, hierDirect
 	removeHop(resp.Header)
-	keep := !req.Close && !resp.Close && !s.shutting.Load()
-	resp.Close = !keep
-	if !keep {
-		resp.Header.Set("Connection", "close")
-	}
 	cw := &countingWriter{w: c.Conn}
-	werr := resp.Write(cw)
+	keep, werr := writeResponse(cw, resp, req, !req.Close && !resp.Close && !s.shutting.Load())
 	// The request body must be consumed before the next request is read.
 	if keep && werr == nil {
 		if n, _ := io.CopyN(io.Discard, body, 256<<10); n == 256<<10 {
