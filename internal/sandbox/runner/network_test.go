@@ -41,6 +41,13 @@ func TestEgress(t *testing.T) {
 		{"https transparent", "curl -fsS -m 10 --cacert " + ca + " --noproxy '*' https://" + tlsUp.Name + "/c", "/c"},
 		{"http transparent", "curl -fsS -m 10 --cacert " + ca + " --noproxy '*' http://" + plainUp.Name + "/d", "/d"},
 	}
+	t.Run("dns", func(t *testing.T) {
+		r := awf(t, nil, "-d", allowed, "--", probe("dns", "172.30.0.10:53", tlsUp.Name)+"; "+probe("dns", "8.8.8.8:53", tlsUp.Name)+"; "+probe("dns", "172.30.0.10:53", testnet.HostName(160)))
+		want := "ok " + tlsUp.Addr + " "
+		if strings.Count(r.stdout, want) != 2 || !strings.Contains(r.stdout, "fail rcode") {
+			t.Fatalf("allowlist DNS (direct and redirected): %q\n%s", r.stdout, r.stderr)
+		}
+	})
 	for _, tc := range ok {
 		t.Run(tc.name, func(t *testing.T) {
 			r := awf(t, nil, "-d", allowed, "--block-domains", blockedUp.Name, "--", tc.cmd)
