@@ -1,6 +1,8 @@
 package usage
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
 	"testing"
 )
@@ -66,6 +68,58 @@ func FuzzWSTracker(f *testing.F) {
 		u := tr.Finish()
 		if u.InputTokens < 0 || u.OutputTokens < 0 {
 			t.Fatalf("negative count: %+v", u)
+		}
+	})
+}
+
+// FuzzScanMatchesStd checks the hand-written scanner against the same
+// mapping decoded by encoding/json: on every valid JSON input that decodes
+// without type errors the results must be equal, and the scanner must
+// never reject valid JSON.
+func FuzzScanMatchesStd(f *testing.F) {
+	for _, fx := range fixtures() {
+		if !fx.streaming {
+			f.Add(fx.body)
+			continue
+		}
+		for _, line := range bytes.Split(fx.body, []byte("\n")) {
+			if v, ok := bytes.CutPrefix(line, []byte("data: ")); ok {
+				f.Add(bytes.TrimSpace(v))
+			}
+		}
+	}
+	for _, s := range []string{
+		`{"usage":{"input_tokens":1},"usage":{"output_tokens":2}}`,
+		`{"usage":{"input_tokens":1},"usage":null,"usage":{"output_tokens":2}}`,
+		`{"USAGE":{"Input_Tokens":3},"Model":"x"}`,
+		`{"us\u0061ge":{"input_tokens":4},"mod\u0065l":"\u00e9\ud83d\ude00"}`,
+		"{\"model\":\"\xff\xfe\",\"usage\":{\"prompt_tokens\":1}}",
+		`{"usage":{"input_tokens":1.5,"output_tokens":-3,"prompt_tokens":99999999999999999999}}`,
+		`{"message":"text","response":{"model":"r"},"session":null}`,
+		`[{"usageMetadata":{"promptTokenCount":1}},{"modelVersion":"g"}]`,
+		`{"uſage":{"input_tokens":5}}`,
+		`{"a":[{"b":"]"}],"usage":{"input_tokens":6}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var std stdAccum
+		clean := std.parseBody(data)
+		var got accum
+		got.parseBody(data)
+		if clean && json.Valid(data) && got.u != std.u {
+			t.Fatalf("scanner %+v\nstdlib  %+v", got.u, std.u)
+		}
+		if json.Valid(data) {
+			s := skipSpace(data)
+			var ev wireEvent
+			if len(s) > 0 && s[0] == '[' {
+				if _, ok := arrayItems(data); !ok {
+					t.Fatal("arrayItems rejected valid JSON")
+				}
+			} else if !decodeEvent(data, &ev) {
+				t.Fatal("decodeEvent rejected valid JSON")
+			}
 		}
 	})
 }

@@ -1,10 +1,6 @@
 package usage
 
-import (
-	"bytes"
-	"encoding/json"
-	"errors"
-)
+import "bytes"
 
 // Usage is what one response reported. Counts are as the provider reported
 // them: OpenAI and Gemini include cached tokens in InputTokens, Anthropic
@@ -16,49 +12,6 @@ type Usage struct {
 	OutputTokens     int64
 	CacheReadTokens  int64
 	CacheWriteTokens int64
-}
-
-// tokenCounts is the union of the OpenAI (chat, Responses, Realtime) and
-// Anthropic "usage" objects. Pointers tell "absent or null" from zero.
-type tokenCounts struct {
-	InputTokens      *int64         `json:"input_tokens"`
-	OutputTokens     *int64         `json:"output_tokens"`
-	PromptTokens     *int64         `json:"prompt_tokens"`
-	CompletionTokens *int64         `json:"completion_tokens"`
-	CacheCreation    *int64         `json:"cache_creation_input_tokens"`
-	CacheRead        *int64         `json:"cache_read_input_tokens"`
-	PromptDetails    *cachedDetails `json:"prompt_tokens_details"`
-	InputDetails     *cachedDetails `json:"input_tokens_details"`
-	RealtimeDetails  *cachedDetails `json:"input_token_details"`
-}
-
-type cachedDetails struct {
-	CachedTokens *int64 `json:"cached_tokens"`
-}
-
-type geminiCounts struct {
-	Prompt     *int64 `json:"promptTokenCount"`
-	ToolPrompt *int64 `json:"toolUsePromptTokenCount"`
-	Candidates *int64 `json:"candidatesTokenCount"`
-	Thoughts   *int64 `json:"thoughtsTokenCount"`
-	Cached     *int64 `json:"cachedContentTokenCount"`
-}
-
-// envelope is an object that may carry a model and usage: the top level of
-// a body or event, Anthropic's message_start "message", the Responses API
-// "response", the Realtime API "session".
-type envelope struct {
-	Model         string        `json:"model"`
-	ModelVersion  string        `json:"modelVersion"`
-	Usage         *tokenCounts  `json:"usage"`
-	UsageMetadata *geminiCounts `json:"usageMetadata"`
-}
-
-type event struct {
-	envelope
-	Message  *envelope `json:"message"`
-	Response *envelope `json:"response"`
-	Session  *envelope `json:"session"`
 }
 
 // accum merges the events of one response.
@@ -125,29 +78,39 @@ func skipSpace(d []byte) []byte {
 	return d
 }
 
-// parse applies one JSON object. Invalid JSON is ignored; a field of an
-// unexpected type is skipped by encoding/json while the rest still apply.
+// parse applies one JSON object; malformed JSON is ignored.
 func (a *accum) parse(data []byte) {
-	var ev event
-	if err := json.Unmarshal(data, &ev); err != nil {
-		var te *json.UnmarshalTypeError
-		if !errors.As(err, &te) {
-			return
-		}
+	var ev wireEvent
+	if decodeEvent(data, &ev) {
+		a.apply(&ev)
 	}
-	for _, e := range [...]*envelope{&ev.envelope, ev.Message, ev.Response, ev.Session} {
-		if e == nil {
+}
+
+func (a *accum) apply(ev *wireEvent) {
+	for _, e := range [...]*wireEnvelope{&ev.top, &ev.message, &ev.response, &ev.session} {
+		if !e.has {
 			continue
 		}
 		if a.u.Model == "" {
-			if e.Model != "" {
-				a.u.Model = e.Model
-			} else if e.ModelVersion != "" {
-				a.u.Model = e.ModelVersion
+			if len(e.model) > 0 {
+				a.u.Model = string(e.model)
+			} else if len(e.modelVersion) > 0 {
+				a.u.Model = string(e.modelVersion)
 			}
 		}
-		a.applyCounts(e.Usage)
-		a.applyGemini(e.UsageMetadata)
+		if c := &e.usage; c.has {
+			a.u.InputTokens = a.pick(a.u.InputTokens, first(c.input, c.prompt))
+			a.u.OutputTokens = a.pick(a.u.OutputTokens, first(c.output, c.completion))
+			a.u.CacheReadTokens = a.pick(a.u.CacheReadTokens, first(c.cacheRead, cached(c.promptDetails), cached(c.inputDetails), cached(c.rtDets)))
+			a.u.CacheWriteTokens = a.pick(a.u.CacheWriteTokens, c.cacheCreation)
+		}
+		if g := &e.gemini; g.has {
+			// Tool-use prompt tokens are billed as input and are not part
+			// of promptTokenCount; thoughts are billed as output.
+			a.u.InputTokens = a.pick(a.u.InputTokens, sum(g.prompt, g.toolPrompt))
+			a.u.OutputTokens = a.pick(a.u.OutputTokens, sum(g.candidates, g.thoughts))
+			a.u.CacheReadTokens = a.pick(a.u.CacheReadTokens, g.cached)
+		}
 	}
 }
 
@@ -162,8 +125,8 @@ func (a *accum) parseBody(b []byte) {
 		a.parse(b)
 		return
 	}
-	var items []json.RawMessage
-	if json.Unmarshal(b, &items) != nil {
+	items, ok := arrayItems(b)
+	if !ok {
 		return
 	}
 	for _, it := range items {
@@ -171,62 +134,39 @@ func (a *accum) parseBody(b []byte) {
 	}
 }
 
-func (a *accum) applyCounts(c *tokenCounts) {
-	if c == nil {
-		return
+// pick returns v when present and not negative, else old.
+func (a *accum) pick(old int64, v optInt) int64 {
+	if !v.ok || v.v < 0 {
+		return old
 	}
-	a.set(&a.u.InputTokens, first(c.InputTokens, c.PromptTokens))
-	a.set(&a.u.OutputTokens, first(c.OutputTokens, c.CompletionTokens))
-	a.set(&a.u.CacheReadTokens, first(c.CacheRead, cached(c.PromptDetails), cached(c.InputDetails), cached(c.RealtimeDetails)))
-	a.set(&a.u.CacheWriteTokens, c.CacheCreation)
-}
-
-func (a *accum) applyGemini(g *geminiCounts) {
-	if g == nil {
-		return
-	}
-	// Tool-use prompt tokens are billed as input and not part of promptTokenCount.
-	a.set(&a.u.InputTokens, sum(g.Prompt, g.ToolPrompt))
-	a.set(&a.u.OutputTokens, sum(g.Candidates, g.Thoughts))
-	a.set(&a.u.CacheReadTokens, g.Cached)
-}
-
-func (a *accum) set(dst *int64, v *int64) {
-	if v == nil || *v < 0 {
-		return
-	}
-	*dst = *v
 	a.u.Found = true
+	return v.v
 }
 
-func first(vs ...*int64) *int64 {
+func first(vs ...optInt) optInt {
 	for _, v := range vs {
-		if v != nil {
+		if v.ok {
 			return v
 		}
 	}
-	return nil
+	return optInt{}
 }
 
-func cached(d *cachedDetails) *int64 {
-	if d == nil {
-		return nil
+func cached(d wireDetails) optInt {
+	if !d.has {
+		return optInt{}
 	}
-	return d.CachedTokens
+	return d.cached
 }
 
-// sum adds the present values; nil when none is present.
-func sum(vs ...*int64) *int64 {
-	var total int64
-	found := false
+// sum adds the present, non-negative values; absent when none is.
+func sum(vs ...optInt) optInt {
+	var total optInt
 	for _, v := range vs {
-		if v != nil && *v >= 0 {
-			total += *v
-			found = true
+		if v.ok && v.v >= 0 {
+			total.v += v.v
+			total.ok = true
 		}
 	}
-	if !found {
-		return nil
-	}
-	return &total
+	return total
 }
