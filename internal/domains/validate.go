@@ -9,13 +9,15 @@ import (
 )
 
 // Options are the knobs of the allowlist language. The zero value is the
-// strict default.
+// default.
 type Options struct {
-	// AllowPrivateSuffixWildcards admits a wildcard whose fixed part is a
+	// StrictPrivateSuffixes also rejects a wildcard whose fixed part is a
 	// suffix from the private section of the Public Suffix List, such as
-	// *.githubusercontent.com (common in gh-aw allowlists) or *.github.io.
-	// Wildcards over ICANN suffixes (*.com, *.co.uk) stay rejected.
-	AllowPrivateSuffixWildcards bool
+	// *.githubusercontent.com or *.github.io. It is off by default because
+	// such wildcards are common in gh-aw allowlists and name one operator's
+	// hosts; wildcards over ICANN suffixes (*.com, *.co.uk) are always
+	// rejected.
+	StrictPrivateSuffixes bool
 }
 
 // EntryError is a rejected allowlist or blocklist entry. Its text is the
@@ -233,7 +235,7 @@ func (o Options) parsePattern(sc scope, d string, blocked bool) (entry, error) {
 			// A single label that is in no rule is a suffix by the list's
 			// default rule: an unknown TLD (internal, local, test).
 			private := !icann && strings.Contains(fixed, ".")
-			if !private || !o.AllowPrivateSuffixWildcards {
+			if !private || o.StrictPrivateSuffixes {
 				return entry{}, fmt.Errorf("Pattern '%s' spans the public suffix '%s' and is not allowed: "+
 					"names under it belong to different owners; list the hosts you need", d, ps)
 			}

@@ -80,8 +80,6 @@ func TestValidateStricterThanOriginal(t *testing.T) {
 		{"foo*.com", "Pattern 'foo*.com' spans the public suffix 'com'"},
 		{"*example.com", "Pattern '*example.com' spans the public suffix 'com'"},
 		{"a.*.com", "Pattern 'a.*.com' spans the public suffix 'com'"},
-		{"*.github.io", "Pattern '*.github.io' spans the public suffix 'github.io'"},
-		{"*.githubusercontent.com", "Pattern '*.githubusercontent.com' spans the public suffix 'githubusercontent.com'"},
 		{"*.internal", "Pattern '*.internal' spans the public suffix 'internal'"},            // PSL default rule: an unlisted TLD
 		{"*.kawasaki.jp", "Pattern '*.kawasaki.jp' spans the public suffix '*.kawasaki.jp'"}, // PSL rule *.kawasaki.jp
 		{"kawasaki.jp", "Domain 'kawasaki.jp' is a public suffix"},
@@ -126,15 +124,18 @@ func TestValidateAcceptsReasonablePatterns(t *testing.T) {
 }
 
 func TestPrivateSuffixOption(t *testing.T) {
-	o := Options{AllowPrivateSuffixWildcards: true}
+	strict := Options{StrictPrivateSuffixes: true}
 	for _, e := range []string{"*.githubusercontent.com", "*.github.io"} {
-		if err := o.Validate(e); err != nil {
-			t.Errorf("with AllowPrivateSuffixWildcards, Validate(%q) = %v", e, err)
+		if err := Validate(e); err != nil {
+			t.Errorf("by default, Validate(%q) = %v", e, err)
+		}
+		if err := strict.Validate(e); err == nil {
+			t.Errorf("with StrictPrivateSuffixes, Validate(%q) = nil", e)
 		}
 	}
 	for _, e := range []string{"*.com", "*.co.uk", "*.internal"} {
-		if err := o.Validate(e); err == nil {
-			t.Errorf("with AllowPrivateSuffixWildcards, Validate(%q) = nil, want the ICANN/default-rule rejection", e)
+		if err := Validate(e); err == nil {
+			t.Errorf("Validate(%q) = nil, want the ICANN/default-rule rejection", e)
 		}
 	}
 }
