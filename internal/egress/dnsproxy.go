@@ -3,6 +3,7 @@ package egress
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/netip"
 	"time"
@@ -26,24 +27,32 @@ import (
 // the proxy anyway.
 const dnsTTL = 60
 
+type dnsServer struct {
+	srv  *dns.Server
+	sock io.Closer
+}
+
 // ServeDNSPacket serves DNS over UDP on pc.
 func (s *Server) ServeDNSPacket(pc net.PacketConn) error {
-	return s.serveDNS(&dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(s.handleDNS)})
+	return s.serveDNS(&dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(s.handleDNS)}, pc)
 }
 
 // ServeDNSStream serves DNS over TCP on ln.
 func (s *Server) ServeDNSStream(ln net.Listener) error {
 	return s.serveDNS(&dns.Server{Listener: ln, Handler: dns.HandlerFunc(s.handleDNS),
-		ReadTimeout: 10 * time.Second, IdleTimeout: func() time.Duration { return 10 * time.Second }})
+		ReadTimeout: 10 * time.Second, IdleTimeout: func() time.Duration { return 10 * time.Second }}, ln)
 }
 
-func (s *Server) serveDNS(d *dns.Server) error {
+func (s *Server) serveDNS(d *dns.Server, sock io.Closer) error {
 	s.mu.Lock()
 	if s.shutting.Load() {
 		s.mu.Unlock()
+		sock.Close()
 		return ErrServerClosed
 	}
-	s.dns = append(s.dns, d)
+	// Shutdown closes the socket too: a server that has not started yet
+	// ignores ShutdownContext and would otherwise serve on.
+	s.dns = append(s.dns, dnsServer{d, sock})
 	s.mu.Unlock()
 	err := d.ActivateAndServe()
 	if s.shutting.Load() {

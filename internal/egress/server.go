@@ -16,8 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/miekg/dns"
-
 	"github.com/awf-dev/awf/internal/domains"
 )
 
@@ -41,7 +39,7 @@ type Server struct {
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[*clientConn]struct{}
-	dns       []*dns.Server
+	dns       []dnsServer
 }
 
 // clientConn is an accepted connection and the upstream it is tied to.
@@ -217,7 +215,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	dnsServers := slices.Clone(s.dns)
 	s.mu.Unlock()
 	for _, d := range dnsServers {
-		d.ShutdownContext(ctx)
+		d.srv.ShutdownContext(ctx)
+		d.sock.Close()
 	}
 	finished := make(chan struct{})
 	go func() { s.wg.Wait(); close(finished) }()
