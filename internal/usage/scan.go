@@ -87,12 +87,19 @@ type scanner struct {
 // decodeEvent decodes one JSON text into ev. It reports false for
 // malformed input; ev is then meaningless.
 func decodeEvent(d []byte, ev *wireEvent) bool {
-	s := scanner{d: d}
+	var s scanner
+	return s.decodeEvent(d, ev)
+}
+
+// decodeEvent is decodeEvent with a reusable scanner (it escapes to the
+// heap through the generic field callbacks).
+func (s *scanner) decodeEvent(d []byte, ev *wireEvent) bool {
+	s.d, s.i = d, 0
 	*ev = wireEvent{}
 	s.ws()
 	if s.peek() == '{' {
 		ev.top.has = true
-		if !object(&s, ev, eventField) {
+		if !object(s, ev, eventField) {
 			return false
 		}
 	} else if !s.skip() { // valid JSON of another type carries nothing

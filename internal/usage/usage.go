@@ -16,7 +16,9 @@ type Usage struct {
 
 // accum merges the events of one response.
 type accum struct {
-	u Usage
+	u  Usage
+	ev wireEvent // reused: a wireEvent is large and would escape per event
+	sc scanner
 }
 
 var (
@@ -80,9 +82,8 @@ func skipSpace(d []byte) []byte {
 
 // parse applies one JSON object; malformed JSON is ignored.
 func (a *accum) parse(data []byte) {
-	var ev wireEvent
-	if decodeEvent(data, &ev) {
-		a.apply(&ev)
+	if a.sc.decodeEvent(data, &a.ev) {
+		a.apply(&a.ev)
 	}
 }
 
