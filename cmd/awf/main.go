@@ -18,6 +18,10 @@ var version = "dev"
 // subcommands are registered by the files of this package.
 var subcommands []func() *cobra.Command
 
+// configureRoot gives the root command its own job, `awf [options] --
+// <command...>` (set by run.go).
+var configureRoot func(*cobra.Command)
+
 func newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "awf [options] -- <command...>",
@@ -28,6 +32,9 @@ func newRoot() *cobra.Command {
 	}
 	for _, f := range subcommands {
 		root.AddCommand(f())
+	}
+	if configureRoot != nil {
+		configureRoot(root)
 	}
 	return root
 }

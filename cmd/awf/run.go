@@ -22,29 +22,13 @@ import (
 // time report.
 var processStart = time.Now()
 
-// The root command's RunE lives here. main.go only adds subcommands, so
-// this file registers two: a hidden anchor, then a hook that, once the
-// anchor is attached, reaches the root through it and makes the root run
-// `awf [options] -- <command>`.
-func init() {
-	subcommands = append(subcommands, newRunAnchor, hookRoot)
-}
+func init() { configureRoot = setUpRun }
 
-var runAnchor *cobra.Command
-
-func newRunAnchor() *cobra.Command {
-	runAnchor = &cobra.Command{Use: "__run-anchor", Hidden: true, Run: func(*cobra.Command, []string) {}}
-	return runAnchor
-}
-
-func hookRoot() *cobra.Command {
-	root := runAnchor.Parent()
-	root.RemoveCommand(runAnchor)
+// setUpRun makes the root command run `awf [options] -- <command>`.
+func setUpRun(root *cobra.Command) {
 	flags := config.Register(root.Flags())
 	root.Args = cobra.ArbitraryArgs
 	root.RunE = func(cmd *cobra.Command, args []string) error { return runMain(flags, args) }
-	// Hidden placeholder: the factory must return something to add.
-	return &cobra.Command{Use: "__run-hook", Hidden: true, Run: func(*cobra.Command, []string) {}}
 }
 
 func environMap() map[string]string {
