@@ -48,9 +48,12 @@ func Timestamp(t time.Time) string {
 	return t.UTC().Format("2006-01-02T15:04:05.000Z")
 }
 
-const logQueue = 4096
+// logQueue bounds the records waiting for the disk (~200 bytes each).
+const logQueue = 1024
 
 // Log appends records to dir/token-usage.jsonl from a background goroutine.
+// Which calls get a record is the caller's choice (the original logs 2xx
+// responses and WebSocket sessions).
 type Log struct {
 	path    string
 	f       *os.File

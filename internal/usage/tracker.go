@@ -23,14 +23,17 @@ var defaultLimits = limits{
 }
 
 // Tracker observes a copy of one HTTP response body as it streams to the
-// client. Write and Finish may be called from different goroutines; every
-// started Tracker must be finished, or a decoder goroutine is left waiting.
+// client. Write and Finish may be called from different goroutines. A
+// compressed body is decoded on a goroutine started by the first Write, so
+// a Tracker that was written to must be finished.
 type Tracker struct {
 	mu        sync.Mutex
 	provider  string
 	streaming bool
 	acc       accum
-	sink      sink // nil: nothing to track
+	sink      sink     // nil: nothing to track
+	encs      []string // content decoders to apply, outermost first
+	lim       limits
 	feed      *feed
 	done      chan struct{}
 	bytes     int64
@@ -67,16 +70,21 @@ func newTracker(provider string, h http.Header, lim limits) *Tracker {
 		}
 		t.sink = js
 	}
-	if len(encs) > 0 {
-		t.feed = newFeed(lim.maxPending)
-		t.done = make(chan struct{})
-		go func(f *feed, s sink) {
-			defer close(t.done)
-			decodeInto(s, encs, f, lim.maxDecoded)
-			f.kill()
-		}(t.feed, t.sink)
-	}
+	t.encs, t.lim = encs, lim
 	return t
+}
+
+// startDecoder runs the content decoders on their own goroutine, fed
+// through a feed: they pull through io.Reader, and Write must not block.
+// It starts at the first byte, so a tracker that sees no body costs none.
+func (t *Tracker) startDecoder() {
+	t.feed = newFeed(t.lim.maxPending)
+	t.done = make(chan struct{})
+	go func(f *feed, s sink, done chan struct{}) {
+		defer close(done)
+		decodeInto(s, t.encs, f, t.lim.maxDecoded)
+		f.kill()
+	}(t.feed, t.sink, t.done)
 }
 
 func mediaType(ct string) string {
@@ -94,9 +102,13 @@ func (t *Tracker) Write(p []byte) (int, error) {
 	}
 	t.bytes += int64(len(p))
 	switch {
-	case t.feed != nil:
+	case t.sink == nil || len(p) == 0:
+	case len(t.encs) > 0:
+		if t.feed == nil {
+			t.startDecoder()
+		}
 		t.feed.push(p)
-	case t.sink != nil:
+	default:
 		if !t.sink.write(p) {
 			t.sink = nil
 		}

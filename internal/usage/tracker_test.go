@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -429,4 +430,31 @@ func TestParseEncodings(t *testing.T) {
 			t.Errorf("parseEncodings(%q) = %v, %v; want %v, %v", tt.in, got, ok, tt.want, tt.ok)
 		}
 	}
+}
+
+// TestNoGoroutineLeak: decoder goroutines start only for bodies that have
+// bytes and are gone once Finish returns, aborted bodies included.
+func TestNoGoroutineLeak(t *testing.T) {
+	body := encoders[1].enc(openAIChatSSE("gpt-4o", counts{in: 1, out: 2}, textPieces(2, 50)))
+	before := runtime.NumGoroutine()
+	for i := range 50 {
+		tr := NewTracker("openai", header("text/event-stream", "gzip"))
+		if i%2 == 0 {
+			tr.Write(body[:i*len(body)/50])
+		}
+		if i%2 == 1 && i%5 == 4 { // never written, never finished
+			if tr.feed != nil {
+				t.Fatal("a decoder started before any byte was written")
+			}
+			continue
+		}
+		tr.Finish()
+	}
+	for range 100 {
+		if runtime.NumGoroutine() <= before {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Errorf("goroutines: %d before, %d after", before, runtime.NumGoroutine())
 }
