@@ -154,6 +154,7 @@ func (s *streamSink) finish(a *accum) {
 type jsonSink struct {
 	buf     []byte
 	max     int
+	hint    int // Content-Length, to size buf once the body looks like JSON
 	sniffed bool
 	gaveUp  bool
 }
@@ -172,6 +173,7 @@ func (j *jsonSink) write(p []byte) bool {
 			return false
 		}
 		j.sniffed = true
+		j.buf = make([]byte, 0, max(j.hint, len(t)))
 		p = t
 	}
 	if len(j.buf)+len(p) > j.max {

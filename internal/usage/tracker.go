@@ -65,7 +65,7 @@ func newTracker(provider string, h http.Header, lim limits) *Tracker {
 				return t // too big to buffer: skip it entirely
 			}
 			if len(encs) == 0 {
-				js.buf = make([]byte, 0, n)
+				js.hint = int(n)
 			}
 		}
 		t.sink = js

@@ -2,12 +2,11 @@ package usage
 
 import (
 	"bytes"
+	"compress/flate"
 	"encoding/binary"
 	"io"
 	"slices"
 	"sync"
-
-	"compress/flate"
 )
 
 const (
