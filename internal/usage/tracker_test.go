@@ -458,3 +458,81 @@ func TestNoGoroutineLeak(t *testing.T) {
 	}
 	t.Errorf("goroutines: %d before, %d after", before, runtime.NumGoroutine())
 }
+
+// TestProviderVariants covers shapes beyond the main fixtures: newer and
+// gateway variants of the same APIs, and streams that end without usage.
+func TestProviderVariants(t *testing.T) {
+	sse := func(evs ...string) string {
+		var b strings.Builder
+		for _, e := range evs {
+			sseEvent(&b, "", e)
+		}
+		return b.String()
+	}
+	tests := []struct {
+		name string
+		body string
+		want Usage
+	}{
+		{"anthropic cumulative message_delta", sse(
+			`{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929","content":[],"usage":{"input_tokens":3,"cache_creation_input_tokens":2048,"cache_read_input_tokens":0,"output_tokens":1}}}`,
+			`{"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":{"input_tokens":3,"cache_creation_input_tokens":2048,"cache_read_input_tokens":15000,"output_tokens":89,"server_tool_use":{"web_search_requests":0}}}`),
+			Usage{Found: true, Model: "claude-sonnet-4-5-20250929", InputTokens: 3, OutputTokens: 89, CacheReadTokens: 15000, CacheWriteTokens: 2048}},
+		{"anthropic overloaded mid-stream", sse(
+			`{"type":"message_start","message":{"model":"claude-opus-4-1","usage":{"input_tokens":700,"output_tokens":1}}}`,
+			`{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}`),
+			Usage{Found: true, Model: "claude-opus-4-1", InputTokens: 700, OutputTokens: 1}},
+		{"copilot final chunk with choices", sse(
+			`{"choices":[{"index":0,"delta":{"content":"Hi","role":"assistant"}}],"created":1752000000,"id":"chatcmpl-1","model":"gpt-4.1-2025-04-14"}`,
+			`{"choices":[{"finish_reason":"stop","index":0,"delta":{"content":null}}],"created":1752000000,"id":"chatcmpl-1","usage":{"completion_tokens":9,"prompt_tokens":1425,"prompt_tokens_details":{"cached_tokens":1024},"total_tokens":1434},"model":"gpt-4.1-2025-04-14"}`,
+			"[DONE]"),
+			Usage{Found: true, Model: "gpt-4.1-2025-04-14", InputTokens: 1425, OutputTokens: 9, CacheReadTokens: 1024}},
+		{"openai stream without include_usage", sse(
+			`{"id":"chatcmpl-2","object":"chat.completion.chunk","model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":"x"},"finish_reason":null}]}`,
+			"[DONE]"),
+			Usage{Model: "gpt-4o-mini"}},
+		{"responses incomplete", sse(
+			`{"type":"response.created","sequence_number":0,"response":{"id":"resp_1","model":"o3-2025-04-16","status":"in_progress","usage":null}}`,
+			`{"type":"response.incomplete","sequence_number":9,"response":{"id":"resp_1","model":"o3-2025-04-16","status":"incomplete","incomplete_details":{"reason":"max_output_tokens"},"usage":{"input_tokens":50,"input_tokens_details":{"cached_tokens":0},"output_tokens":16,"output_tokens_details":{"reasoning_tokens":16},"total_tokens":66}}}`),
+			Usage{Found: true, Model: "o3-2025-04-16", InputTokens: 50, OutputTokens: 16}},
+		{"gemini tool-use prompt tokens", sse(
+			`{"candidates":[{"content":{"parts":[{"functionCall":{"name":"f","args":{}}}],"role":"model"},"finishReason":"STOP"}],"usageMetadata":{"promptTokenCount":120,"candidatesTokenCount":15,"totalTokenCount":180,"toolUsePromptTokenCount":30,"thoughtsTokenCount":15},"modelVersion":"gemini-2.5-flash"}`),
+			Usage{Found: true, Model: "gemini-2.5-flash", InputTokens: 150, OutputTokens: 30}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := NewTracker("x", header("text/event-stream", ""))
+			feedAll(t, tr, chunkings[2].split([]byte(tt.body)))
+			if got := tr.Finish(); got != tt.want {
+				t.Errorf("usage = %+v\nwant    %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestPreFilter: on the SSE path only events that can carry usage or the
+// still-unknown model reach the JSON scanner.
+func TestPreFilter(t *testing.T) {
+	pieces := textPieces(4, 500)
+	c := counts{in: 1, out: 2}
+	tests := []struct {
+		name string
+		body []byte
+		max  int
+	}{
+		{"openai-chat", openAIChatSSE("gpt-4o", c, pieces), 2},  // first chunk (model), usage chunk
+		{"anthropic", anthropicSSE("claude", c, pieces), 2},     // message_start, message_delta
+		{"responses", responsesSSE("gpt-5", c, pieces), 2},      // response.created, response.completed
+		{"gemini", geminiSSE("gemini", c, pieces), len(pieces)}, // usageMetadata in every chunk
+	}
+	for _, tt := range tests {
+		tr := NewTracker("x", header("text/event-stream", ""))
+		feedAll(t, tr, [][]byte{tt.body})
+		if u := tr.Finish(); !u.Found {
+			t.Errorf("%s: no usage", tt.name)
+		}
+		if tr.acc.parsed > tt.max {
+			t.Errorf("%s: %d events parsed, want at most %d", tt.name, tr.acc.parsed, tt.max)
+		}
+	}
+}

@@ -16,9 +16,10 @@ type Usage struct {
 
 // accum merges the events of one response.
 type accum struct {
-	u  Usage
-	ev wireEvent // reused: a wireEvent is large and would escape per event
-	sc scanner
+	u      Usage
+	ev     wireEvent // reused: a wireEvent is large and would escape per event
+	sc     scanner
+	parsed int // events that passed the pre-filter
 }
 
 var (
@@ -82,6 +83,7 @@ func skipSpace(d []byte) []byte {
 
 // parse applies one JSON object; malformed JSON is ignored.
 func (a *accum) parse(data []byte) {
+	a.parsed++
 	if a.sc.decodeEvent(data, &a.ev) {
 		a.apply(&a.ev)
 	}
