@@ -32,6 +32,9 @@ func benchTracker(b *testing.B, h func() *Tracker, body []byte, wantFound bool) 
 			b.Fatalf("usage = %+v", u)
 		}
 	}
+	if events := bytes.Count(body, []byte("\n\n")) + bytes.Count(body, []byte("\r\n\r\n")); events > 1 {
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(events), "ns/event")
+	}
 }
 
 func BenchmarkTrackerSSE(b *testing.B) {
