@@ -13,10 +13,14 @@ import (
 var (
 	// The openai SDK and codex refuse to start without OPENAI_API_KEY; the
 	// contract leaves it unset.
-	openAIKeyGap = "OPENAI_API_KEY=placeholder-token-for-credential-isolation"
+	openAIKeyGap = "export OPENAI_API_KEY=placeholder-token-for-credential-isolation"
 	// @google/genai and the Gemini CLI read GOOGLE_GEMINI_BASE_URL; the
 	// contract sets only GEMINI_API_BASE_URL, which nothing reads.
-	geminiBaseGap = `GOOGLE_GEMINI_BASE_URL="$GEMINI_API_BASE_URL"`
+	geminiBaseGap = `export GOOGLE_GEMINI_BASE_URL="$GEMINI_API_BASE_URL"`
+	// codex ignores OPENAI_BASE_URL: its base URL is the openai_base_url
+	// setting of $CODEX_HOME/config.toml (default ~/.codex). Without it
+	// codex goes around the api-proxy to api.openai.com with the placeholder.
+	codexBaseGap = `mkdir -p "$HOME/.codex" && printf 'openai_base_url = "%s"\n' "$OPENAI_BASE_URL" > "$HOME/.codex/config.toml"`
 )
 
 func sdkCases() []clientCase {
@@ -149,3 +153,11 @@ func grepLines(s, sub string) string {
 	}
 	return fmt.Sprint(out)
 }
+
+// The Gemini CLI takes GOOGLE_GEMINI_BASE_URL as auth type "gateway",
+// which its own non-interactive check then rejects ("Invalid auth method
+// selected."). Selecting gemini-api-key in a settings file keeps the base
+// URL. Here it goes in the user's settings; awf should rather write a
+// root-owned file under /.awf and point GEMINI_CLI_SYSTEM_DEFAULTS_PATH at
+// it (the CLI skips a defaults file whose directory is not root's).
+var geminiAuthGap = `mkdir -p "$HOME/.gemini" && printf '{"security":{"auth":{"selectedType":"gemini-api-key"}}}\n' > "$HOME/.gemini/settings.json"`

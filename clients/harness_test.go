@@ -96,8 +96,8 @@ type clientCase struct {
 	stream bool
 	// env are -e settings for the command (not credentials).
 	env []string
-	// workaround are assignments the contract lacks, made inside the
-	// sandbox before the client starts; each is recorded in README.md.
+	// workaround are shell lines run inside the sandbox before the client
+	// starts, supplying what the contract lacks; each is in README.md.
 	workaround []string
 	// wantGen is the path suffix of the generation request the fake must see.
 	wantGen string
@@ -175,8 +175,8 @@ func runClient(t *testing.T, c clientCase) *run {
 	for _, n := range credentialEnvs {
 		fmt.Fprintf(&sh, "echo \"AWF_ENV %s=${%s-<unset>}\"\n", n, n)
 	}
-	if len(c.workaround) > 0 {
-		fmt.Fprintf(&sh, "export %s\n", strings.Join(c.workaround, " "))
+	for _, w := range c.workaround {
+		fmt.Fprintf(&sh, "%s\n", w)
 	}
 	fmt.Fprintf(&sh, "%s\necho \"AWF_CLIENT_EXIT=$?\"\n", c.cmd)
 	// The same run then tries a host that is not allowed, through the

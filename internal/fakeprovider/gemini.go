@@ -16,6 +16,10 @@ func routeGemini(f *Fake, w http.ResponseWriter, r *http.Request, _ *Request) {
 	model, method, hasMethod := strings.Cut(p[strings.LastIndex(p, "/")+1:], ":")
 	switch {
 	case hasMethod && r.Method == http.MethodPost && method == "generateContent":
+		if text, ok := geminiStructured(r); ok {
+			writeJSON(w, http.StatusOK, f.geminiChunk(model, text, true))
+			return
+		}
 		writeJSON(w, http.StatusOK, f.geminiChunk(model, f.Reply.Text, true))
 	case hasMethod && r.Method == http.MethodPost && method == "streamGenerateContent":
 		f.geminiStream(w, r, model)
@@ -33,6 +37,24 @@ func routeGemini(f *Fake, w http.ResponseWriter, r *http.Request, _ *Request) {
 		writeJSON(w, http.StatusNotFound, map[string]any{"error": map[string]any{
 			"code": 404, "status": "NOT_FOUND", "message": "Method not found: " + r.Method + " " + p}})
 	}
+}
+
+// geminiStructured answers a request for JSON output with its schema's
+// smallest instance; ok is false for ordinary text requests.
+func geminiStructured(r *http.Request) (string, bool) {
+	body, err := decode(r)
+	if err != nil {
+		return "", false
+	}
+	gc, _ := body["generationConfig"].(map[string]any)
+	if gc == nil || str(gc, "responseMimeType", "") != "application/json" {
+		return "", false
+	}
+	schema, _ := gc["responseJsonSchema"].(map[string]any)
+	if schema == nil {
+		schema, _ = gc["responseSchema"].(map[string]any)
+	}
+	return structuredText(schema), true
 }
 
 func geminiModel(id string) map[string]any {

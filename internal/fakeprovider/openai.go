@@ -205,6 +205,7 @@ func (f *Fake) responsesWS(w http.ResponseWriter, r *http.Request, rec *Request)
 		return
 	}
 	defer c.CloseNow()
+	c.SetReadLimit(maxBody) // agents send whole conversations in one message
 	f.update(func() { rec.WebSocket, rec.Status = true, http.StatusSwitchingProtocols })
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Minute)
 	defer cancel()

@@ -1,0 +1,48 @@
+package clients
+
+import (
+	"os"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+const prompt = "'Say hello and give the answer.'"
+
+func cliCases() []clientCase {
+	return []clientCase{
+		{name: "cli/claude-code", prov: anthropic, stream: true, wantGen: "/v1/messages",
+			cmd: "timeout 120 claude -p " + prompt + " --output-format text"},
+		{name: "cli/codex", prov: openAI, stream: true, wantGen: "/responses",
+			cmd:        "timeout 120 codex exec --skip-git-repo-check " + prompt,
+			workaround: []string{openAIKeyGap, codexBaseGap}},
+		{name: "cli/gemini", prov: gemini, stream: true, wantGen: ":streamGenerateContent",
+			cmd:        "timeout 120 gemini --skip-trust -p " + prompt,
+			workaround: []string{geminiBaseGap, geminiAuthGap}},
+		{name: "cli/copilot", prov: copilot, stream: true, wantGen: "/chat/completions",
+			cmd: "timeout 120 copilot -p " + prompt},
+	}
+}
+
+func TestCLIs(t *testing.T) {
+	requireClients(t)
+	for _, c := range cliCases() {
+		t.Run(c.name, func(t *testing.T) {
+			privateHome(t)
+			r := runClient(t, c)
+			r.check(t, c)
+		})
+	}
+}
+
+// privateHome puts a fresh tmpfs over /root for one run: awf binds the
+// CLIs' config dirs from the host home, and they must start clean and
+// leave nothing on the machine. The test's mount namespace is private.
+func privateHome(t *testing.T) {
+	t.Helper()
+	if err := unix.Mount("tmpfs", "/root", "tmpfs", 0, "mode=0755"); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod("/root", 0o755)
+	t.Cleanup(func() { unix.Unmount("/root", unix.MNT_DETACH) })
+}
