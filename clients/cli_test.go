@@ -19,8 +19,11 @@ func cliCases() []clientCase {
 		{name: "cli/gemini", prov: gemini, stream: true, wantGen: ":streamGenerateContent",
 			cmd:        "timeout 120 gemini --skip-trust -p " + prompt,
 			workaround: []string{geminiBaseGap, geminiAuthGap}},
+		// BYOK needs a model named by the user: a setting, not a gap.
 		{name: "cli/copilot", prov: copilot, stream: true, wantGen: "/chat/completions",
-			cmd: "timeout 120 copilot -p " + prompt},
+			cmd: "timeout 120 copilot -p " + prompt, env: []string{"COPILOT_MODEL=gpt-4.1"}},
+		{name: "cli/copilot-responses", prov: copilot, stream: true, wantGen: "/responses",
+			cmd: "timeout 120 copilot -p " + prompt, env: []string{"COPILOT_MODEL=gpt-5", "COPILOT_PROVIDER_WIRE_API=responses"}},
 	}
 }
 
