@@ -176,10 +176,16 @@ func (j *jsonSink) write(p []byte) bool {
 		j.buf = make([]byte, 0, max(j.hint, len(t)))
 		p = t
 	}
-	if len(j.buf)+len(p) > j.max {
+	n := len(j.buf) + len(p)
+	if n > j.max {
 		j.gaveUp = true
 		j.buf = nil
 		return false
+	}
+	if n > cap(j.buf) {
+		// Double: append's 1.25x growth for large slices would copy a
+		// multi-megabyte body five times over.
+		j.buf = append(make([]byte, 0, min(max(2*cap(j.buf), n), j.max)), j.buf...)
 	}
 	j.buf = append(j.buf, p...)
 	return true
