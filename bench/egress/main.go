@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,6 +37,7 @@ var (
 	conc     = flag.Int("conc", 64, "concurrent clients")
 	bulkSize = flag.Int64("bulk", 2<<30, "bytes moved through the bulk tunnel")
 	maxOps   = flag.Int64("max-ops", 5_000_000, "cap on operations per phase")
+	only     = flag.String("only", "", "run only the phases whose name contains this")
 	rounds   = flag.Int("rounds", 3, "rounds of every phase on every proxy")
 	serveAWF = flag.String("serve-awf", "", "internal: run awf's proxy on this address (child process)")
 	allowArg = flag.String("allow", "", "internal: allowlist for -serve-awf")
@@ -69,6 +71,14 @@ func runAWF(addr, allow, dir string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
+	if f := os.Getenv("AWF_BENCH_CPUPROFILE"); f != "" {
+		out, err := os.Create(f)
+		if err != nil {
+			return err
+		}
+		pprof.StartCPUProfile(out)
+		defer pprof.StopCPUProfile()
+	}
 	return egress.ListenAndServe(ctx, egress.Config{Policy: p, LogDir: dir}, egress.Addrs{Proxy: addr})
 }
 
@@ -199,6 +209,9 @@ func measure(ts []*target) error {
 	}
 	for r := range *rounds {
 		for _, ph := range phases {
+			if *only != "" && !strings.Contains(ph.name, *only) {
+				continue
+			}
 			for i := range ts {
 				t := ts[(i+r)%len(ts)]
 				fmt.Fprintf(os.Stderr, "round %d: %s: %s\n", r+1, t.name, ph.name)
@@ -278,6 +291,9 @@ upstreams live in the benchmark process, on the same %d CPUs as the proxies.
 `, tlsHost, httpHost, bulkHost, squidVersion(), *rounds, *conc, *duration, runtime.NumCPU(), *bulkSize>>20)
 	fmt.Printf("\n| metric | awf | squid | awf/squid |\n|---|---|---|---|\n")
 	for _, ph := range phases {
+		if len(a.res[ph.name]) == 0 {
+			continue
+		}
 		x, y := median(a.res[ph.name]), median(s.res[ph.name])
 		fmt.Printf("| %s (ops/s) | %.0f | %.0f | %.2fx |\n", ph.name, x.rate(), y.rate(), x.rate()/y.rate())
 		fmt.Printf("| %s p50 / p99 (ms) | %.2f / %.2f | %.2f / %.2f | |\n", ph.name,

@@ -161,6 +161,8 @@ func FormatDNS(d *DNSEntry) string {
 	return string(b) + "\n"
 }
 
+const flushEvery = 250 * time.Millisecond
+
 // logWriter writes entries from a bounded queue on its own goroutine, so
 // the data path never waits for the disk: when the queue is full the entry
 // is dropped and counted.
@@ -206,7 +208,9 @@ func (l *logWriter) run(files [3]*os.File) {
 			b.Flush()
 		}
 	}
-	tick := time.NewTicker(time.Second)
+	// Flushing on a timer, not per entry, keeps the writes (one per file)
+	// off the per-request cost; a reader sees entries within flushEvery.
+	tick := time.NewTicker(flushEvery)
 	defer tick.Stop()
 	for {
 		select {
@@ -224,9 +228,6 @@ func (l *logWriter) run(files [3]*os.File) {
 				w[1].WriteString(FormatAudit(e))
 			case *DNSEntry:
 				w[2].WriteString(FormatDNS(e))
-			}
-			if len(l.ch) == 0 {
-				flush()
 			}
 		case <-tick.C:
 			flush()
