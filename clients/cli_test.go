@@ -31,7 +31,6 @@ func TestCLIs(t *testing.T) {
 	requireClients(t)
 	for _, c := range cliCases() {
 		t.Run(c.name, func(t *testing.T) {
-			privateHome(t)
 			r := runClient(t, c)
 			r.check(t, c)
 		})

@@ -110,6 +110,9 @@ func (r *run) check(t *testing.T, c clientCase) {
 	if !strings.Contains(r.stdout, "AWF_DENIED proxied connect=403") {
 		t.Errorf("a non-listed host was not denied by the proxy: %s", grepLines(r.stdout, "AWF_DENIED"))
 	}
+	if !regexp.MustCompile(`(?m)^.* ` + regexp.QuoteMeta(r.decoyHost) + `:443 .* 403 TCP_DENIED`).MatchString(r.access) {
+		t.Errorf("the egress log has no denial of %s:\n%s", r.decoyHost, lastLines(r.access, 10))
+	}
 	if strings.Contains(r.stdout, "AWF_DENIED direct http=200") || r.decoy.hits() != 0 {
 		t.Errorf("a non-listed host was reached (%d hits): %s", r.decoy.hits(), grepLines(r.stdout, "AWF_DENIED"))
 	}

@@ -129,9 +129,11 @@ type run struct {
 	stdout, stderr string
 	fake           *fakeprovider.Fake
 	decoy          *decoy
+	decoyHost      string
 	key            string
 	logs           string
 	usage          []map[string]any
+	access         string // the egress proxy's access.log
 	script         string
 }
 
@@ -158,6 +160,7 @@ func (d *decoy) hits() int {
 // awf with a fresh real-looking key on the host side only.
 func runClient(t *testing.T, c clientCase) *run {
 	t.Helper()
+	privateHome(t)
 	dir := clientsDir(t)
 	reply := fakeprovider.Reply{
 		Text:         fmt.Sprintf("Hello from the fake %s upstream, token %s.", c.prov.name, secret("")[:8]),
@@ -168,6 +171,7 @@ func runClient(t *testing.T, c clientCase) *run {
 	r := &run{fake: c.prov.newFake(reply), decoy: &decoy{}, key: secret(c.prov.keyPfx), logs: t.TempDir()}
 	testnet.NewUpstreamFor(t, c.prov.host, r.fake)
 	dUp := testnet.NewUpstream(t, r.decoy)
+	r.decoyHost = dUp.Name
 
 	var sh strings.Builder
 	fmt.Fprintf(&sh, "cd %s || exit 97\n", dir)
@@ -219,6 +223,8 @@ func runClient(t *testing.T, c clientCase) *run {
 	}
 	r.code, r.stdout, r.stderr = cmd.ProcessState.ExitCode(), out.String(), errb.String()
 	r.usage = readUsage(filepath.Join(r.logs, "api-proxy-logs", "token-usage.jsonl"))
+	access, _ := os.ReadFile(filepath.Join(r.logs, "access.log"))
+	r.access = string(access)
 	t.Cleanup(func() {
 		if t.Failed() || os.Getenv("AWF_CLIENTS_KEEP") != "" {
 			t.Logf("transcript kept at %s", r.keepTranscript(t, dir))
@@ -268,6 +274,14 @@ func (r *run) keepTranscript(t *testing.T, dir string) string {
 		b.Write(j)
 		b.WriteByte('\n')
 	}
+	// The egress log shows what else the client tried to reach.
+	filepath.WalkDir(r.logs, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".log") {
+			data, _ := os.ReadFile(p)
+			fmt.Fprintf(&b, "\n## %s\n%s", strings.TrimPrefix(p, r.logs+"/"), lastLines(string(data), 60))
+		}
+		return nil
+	})
 	for _, req := range r.fake.Requests() {
 		fmt.Fprintf(&b, "\n## %s\n", req)
 		for k, v := range req.Header {

@@ -66,6 +66,9 @@ func openAIModel(id string) map[string]any {
 			"supports": map[string]any{"streaming": true, "tool_calls": true, "parallel_tool_calls": true, "vision": false},
 		},
 		"supported_endpoints": []string{"/chat/completions", "/responses"},
+		"policy":              map[string]any{"state": "enabled", "terms": "fake"},
+		"billing":             map[string]any{"is_premium": false, "multiplier": 0},
+		"is_chat_default":     true, "is_chat_fallback": true, "model_picker_category": "versatile",
 	}
 }
 
