@@ -265,14 +265,14 @@ func (s *Server) finish(st *reqState, u usage.Usage) {
 		s.metrics.inTokens.WithLabelValues(name).Add(float64(u.InputTokens))
 		s.metrics.outTokens.WithLabelValues(name).Add(float64(u.OutputTokens))
 		rec := usage.Record{
-			Timestamp: time.Now().UTC().Format(time.RFC3339Nano), RequestID: st.id, Provider: name,
+			Timestamp: usage.Timestamp(time.Now()), RequestID: st.id, Provider: name,
 			Model: u.Model, Path: sanitize(st.path), Status: st.status, Streaming: st.streaming(),
 			InputTokens: u.InputTokens, OutputTokens: u.OutputTokens,
 			CacheReadTokens: u.CacheReadTokens, CacheWriteTokens: u.CacheWriteTokens,
 			DurationMs: d.Milliseconds(), ResponseBytes: st.respBytes,
 		}
 		if rec.Model == "" {
-			rec.Model = "unknown"
+			rec.Model = "unknown" // as the original, also in the log line below
 		}
 		if st.status == http.StatusSwitchingProtocols {
 			rec.Transport = "websocket"
