@@ -16,6 +16,10 @@ func cliCases() []clientCase {
 		{name: "cli/codex", prov: openAI, stream: true, wantGen: "/responses",
 			cmd:        "timeout 120 codex exec --skip-git-repo-check " + prompt,
 			workaround: []string{openAIKeyGap, codexBaseGap}},
+		// A server without the WebSocket mode: codex falls back to SSE.
+		{name: "cli/codex-sse", prov: openAI, stream: true, wantGen: "/responses", noWebSocket: true,
+			cmd:        "timeout 120 codex exec --skip-git-repo-check " + prompt,
+			workaround: []string{openAIKeyGap, codexBaseGap}},
 		{name: "cli/gemini", prov: gemini, stream: true, wantGen: ":streamGenerateContent",
 			cmd:        "timeout 120 gemini --skip-trust -p " + prompt,
 			workaround: []string{geminiBaseGap, geminiAuthGap}},
@@ -24,6 +28,9 @@ func cliCases() []clientCase {
 			cmd: "timeout 120 copilot -p " + prompt, env: []string{"COPILOT_MODEL=gpt-4.1"}},
 		{name: "cli/copilot-responses", prov: copilot, stream: true, wantGen: "/responses",
 			cmd: "timeout 120 copilot -p " + prompt, env: []string{"COPILOT_MODEL=gpt-5", "COPILOT_PROVIDER_WIRE_API=responses"}},
+		{name: "cli/copilot-responses-ws", prov: copilot, stream: true, wantGen: "/responses",
+			cmd: "timeout 120 copilot -p " + prompt, env: []string{"COPILOT_MODEL=gpt-5", "COPILOT_PROVIDER_WIRE_API=responses",
+				"COPILOT_PROVIDER_TRANSPORT=websockets"}},
 	}
 }
 

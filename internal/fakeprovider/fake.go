@@ -7,7 +7,10 @@ type Fake struct {
 	Recorder
 	Name  string // "openai", "anthropic", "gemini" or "copilot"
 	Reply Reply
-	h     http.Handler
+	// NoWebSocket refuses Responses API upgrades (426), as a server without
+	// the WebSocket mode: clients must fall back to SSE.
+	NoWebSocket bool
+	h           http.Handler
 }
 
 func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) { f.h.ServeHTTP(w, r) }

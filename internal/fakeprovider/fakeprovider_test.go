@@ -425,3 +425,19 @@ func TestDefaultReply(t *testing.T) {
 		t.Errorf("partial Reply became %+v", g.Reply)
 	}
 }
+
+func TestNoWebSocketRefusesUpgrade(t *testing.T) {
+	f := NewOpenAI(testReply)
+	f.NoWebSocket = true
+	url := serve(t, f)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(url, "http")+"/v1/responses", nil)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusUpgradeRequired {
+		t.Fatalf("upgrade: %v %v", resp, err)
+	}
+	// The SSE path still works.
+	if evs := readSSE(t, post(t, url+"/v1/responses", `{"stream":true}`)); len(evs) == 0 {
+		t.Error("no SSE events")
+	}
+}

@@ -24,6 +24,8 @@ func routeOpenAI(f *Fake, w http.ResponseWriter, r *http.Request, rec *Request) 
 	switch {
 	case strings.HasSuffix(p, "/chat/completions") && r.Method == http.MethodPost:
 		f.chatCompletions(w, r)
+	case strings.HasSuffix(p, "/responses") && isUpgrade(r) && f.NoWebSocket:
+		openAIError(w, http.StatusUpgradeRequired, "WebSocket mode is not available", "invalid_request_error")
 	case strings.HasSuffix(p, "/responses") && isUpgrade(r):
 		f.responsesWS(w, r, rec)
 	case strings.HasSuffix(p, "/responses") && r.Method == http.MethodPost:
