@@ -20,7 +20,10 @@ type stats struct {
 	elapsed   time.Duration
 	p50, p99  time.Duration
 	firstErr  error
+	proxyCPU  time.Duration // CPU the proxy process used during the phase
 }
+
+func (s stats) cpuPerOp() float64 { return float64(s.proxyCPU.Microseconds()) / float64(s.ops) }
 
 func (s stats) rate() float64 { return float64(s.ops) / s.elapsed.Seconds() }
 

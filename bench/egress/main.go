@@ -215,7 +215,10 @@ func measure(ts []*target) error {
 			for i := range ts {
 				t := ts[(i+r)%len(ts)]
 				fmt.Fprintf(os.Stderr, "round %d: %s: %s\n", r+1, t.name, ph.name)
-				t.res[ph.name] = append(t.res[ph.name], runPhase(*conc, *duration, *maxOps, ph.op(t.addr, cfg)))
+				c0 := cpuTime(t.pid)
+				st := runPhase(*conc, *duration, *maxOps, ph.op(t.addr, cfg))
+				st.proxyCPU = cpuTime(t.pid) - c0
+				t.res[ph.name] = append(t.res[ph.name], st)
 				time.Sleep(200 * time.Millisecond)
 			}
 		}
@@ -296,6 +299,7 @@ upstreams live in the benchmark process, on the same %d CPUs as the proxies.
 		}
 		x, y := median(a.res[ph.name]), median(s.res[ph.name])
 		fmt.Printf("| %s (ops/s) | %.0f | %.0f | %.2fx |\n", ph.name, x.rate(), y.rate(), x.rate()/y.rate())
+		fmt.Printf("| %s, proxy CPU per op (µs) | %.1f | %.1f | %.2fx |\n", ph.name, x.cpuPerOp(), y.cpuPerOp(), x.cpuPerOp()/y.cpuPerOp())
 		fmt.Printf("| %s p50 / p99 (ms) | %.2f / %.2f | %.2f / %.2f | |\n", ph.name,
 			ms(x.p50), ms(x.p99), ms(y.p50), ms(y.p99))
 		var ea, es int64
@@ -314,6 +318,19 @@ upstreams live in the benchmark process, on the same %d CPUs as the proxies.
 	fmt.Printf("| RSS idle (MiB) | %.1f | %.1f | |\n", a.rssIdle, s.rssIdle)
 	fmt.Printf("| RSS at the end (MiB) | %.1f | %.1f | |\n", ra, rs)
 	fmt.Printf("| peak RSS (MiB) | %.1f | %.1f | |\n", ha, hs)
+}
+
+// cpuTime is the user+system CPU time pid has used.
+func cpuTime(pid int) time.Duration {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	k, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+k) * time.Second / 100 // USER_HZ
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
