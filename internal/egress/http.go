@@ -292,6 +292,14 @@ func (s *Server) forward(c *clientConn, br *bufio.Reader, req *http.Request, kin
 	out.Header = req.Header.Clone()
 	removeHop(out.Header)
 	out.Header.Del("X-Forwarded-For") // as Squid's forwarded_for delete
+	if strings.EqualFold(out.Header.Get("Expect"), "100-continue") {
+		// Answer for the upstream: the transport sends the body at once,
+		// and a client waiting for the interim reply would stall a second.
+		out.Header.Del("Expect")
+		if req.ContentLength != 0 {
+			io.WriteString(c.Conn, "HTTP/1.1 100 Continue\r\n\r\n")
+		}
+	}
 	body := &countingReader{r: req.Body}
 	if req.ContentLength != 0 {
 		out.Body = body

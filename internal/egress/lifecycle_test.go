@@ -9,6 +9,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -182,5 +185,24 @@ func TestLogWriterDropsInsteadOfBlocking(t *testing.T) {
 	l.add(e) // after close: dropped, no panic
 	if l.Dropped.Load() != before+1 {
 		t.Error("entry after close not counted as dropped")
+	}
+}
+
+func TestExpectContinue(t *testing.T) {
+	testnet.Require(t)
+	up := testnet.NewPlainUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		io.WriteString(w, "got "+strconv.FormatInt(n, 10))
+	}))
+	p := startProxy(t, Config{Policy: mustPolicy(t, up.Name, "")})
+	file := filepath.Join(t.TempDir(), "body")
+	os.WriteFile(file, []byte(strings.Repeat("x", 200000)), 0o644)
+	start := time.Now()
+	code, _, body := curl(t, p.addr, "-H", "Expect: 100-continue", "--data-binary", "@"+file, "http://"+up.Name+"/")
+	if code != "200" || body != "got 200000" {
+		t.Errorf("POST: %s %q", code, body)
+	}
+	if d := time.Since(start); d > 800*time.Millisecond {
+		t.Errorf("POST with Expect took %v: the client waited for 100 Continue", d)
 	}
 }
