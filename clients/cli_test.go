@@ -13,7 +13,7 @@ func cliCases() []clientCase {
 	return []clientCase{
 		{name: "cli/claude-code", prov: anthropic, stream: true, wantGen: "/v1/messages",
 			cmd: "timeout 120 claude -p " + prompt + " --output-format text"},
-		{name: "cli/codex", prov: openAI, stream: true, wantGen: "/responses",
+		{name: "cli/codex", prov: openAI, stream: true, wantGen: "/responses", wantWS: true,
 			cmd:        "timeout 120 codex exec --skip-git-repo-check " + prompt,
 			workaround: []string{openAIKeyGap, codexBaseGap}},
 		// A server without the WebSocket mode: codex falls back to SSE.
@@ -28,7 +28,7 @@ func cliCases() []clientCase {
 			cmd: "timeout 120 copilot -p " + prompt, env: []string{"COPILOT_MODEL=gpt-4.1"}},
 		{name: "cli/copilot-responses", prov: copilot, stream: true, wantGen: "/responses",
 			cmd: "timeout 120 copilot -p " + prompt, env: []string{"COPILOT_MODEL=gpt-5", "COPILOT_PROVIDER_WIRE_API=responses"}},
-		{name: "cli/copilot-responses-ws", prov: copilot, stream: true, wantGen: "/responses",
+		{name: "cli/copilot-responses-ws", prov: copilot, stream: true, wantGen: "/responses", wantWS: true,
 			cmd: "timeout 120 copilot -p " + prompt, env: []string{"COPILOT_MODEL=gpt-5", "COPILOT_PROVIDER_WIRE_API=responses",
 				"COPILOT_PROVIDER_TRANSPORT=websockets"}},
 	}

@@ -107,6 +107,16 @@ func (r *run) check(t *testing.T, c clientCase) {
 		}
 	}
 	r.checkUsage(t, c)
+	if c.wantWS {
+		ws := false
+		for _, q := range reqs {
+			ws = ws || (q.WebSocket && len(q.Frames) > 0)
+		}
+		metered := slices.ContainsFunc(r.usage, func(u map[string]any) bool { return u["transport"] == "websocket" })
+		if !ws || !metered {
+			t.Errorf("no WebSocket turn (upstream saw one: %v; usage record: %v)", ws, metered)
+		}
+	}
 	if !strings.Contains(r.stdout, "AWF_DENIED proxied connect=403") {
 		t.Errorf("a non-listed host was not denied by the proxy: %s", grepLines(r.stdout, "AWF_DENIED"))
 	}
@@ -130,7 +140,7 @@ func (r *run) checkUsage(t *testing.T, c clientCase) {
 		out, _ := u["output_tokens"].(float64)
 		if u["provider"] == c.prov.name && strings.Contains(path, c.wantGen) && int(out) == want.OutputTokens &&
 			(int(in) == want.InputTokens || int(in) == want.InputTokens-want.CachedTokens) {
-			if st, _ := u["streaming"].(bool); st != c.stream && !strings.HasPrefix(c.name, "cli") {
+			if st, _ := u["streaming"].(bool); st != c.stream {
 				t.Errorf("usage record streaming=%v, want %v", st, c.stream)
 			}
 			return

@@ -99,8 +99,9 @@ type clientCase struct {
 	// workaround are shell lines run inside the sandbox before the client
 	// starts, supplying what the contract lacks; each is in README.md.
 	workaround []string
-	// noWebSocket makes the fake refuse WebSocket upgrades.
-	noWebSocket bool
+	// noWebSocket makes the fake refuse WebSocket upgrades; wantWS asserts
+	// the turn ran over the Responses API WebSocket mode.
+	noWebSocket, wantWS bool
 	// wantGen is the path suffix of the generation request the fake must see.
 	wantGen string
 }
