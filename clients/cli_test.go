@@ -1,7 +1,6 @@
 package clients
 
 import (
-	"os"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -13,11 +12,11 @@ func cliCases() []clientCase {
 	return []clientCase{
 		{name: "cli/claude-code", prov: anthropic, stream: true, wantGen: "/v1/messages",
 			cmd: "timeout 120 claude -p " + prompt + " --output-format text"},
-		{name: "cli/codex", prov: openAI, stream: true, wantGen: "/responses", wantWS: true,
+		{name: "cli/codex", prov: openAI, stream: true, wantGen: "/responses", wantWS: true, stateOutsideTools: true,
 			cmd:        "timeout 120 codex exec --skip-git-repo-check " + prompt,
 			workaround: []string{openAIKeyGap, codexBaseGap}},
 		// A server without the WebSocket mode: codex falls back to SSE.
-		{name: "cli/codex-sse", prov: openAI, stream: true, wantGen: "/responses", noWebSocket: true,
+		{name: "cli/codex-sse", prov: openAI, stream: true, wantGen: "/responses", noWebSocket: true, stateOutsideTools: true,
 			cmd:        "timeout 120 codex exec --skip-git-repo-check " + prompt,
 			workaround: []string{openAIKeyGap, codexBaseGap}},
 		{name: "cli/gemini", prov: gemini, stream: true, wantGen: ":streamGenerateContent",
@@ -44,14 +43,16 @@ func TestCLIs(t *testing.T) {
 	}
 }
 
-// privateHome puts a fresh tmpfs over /root for one run: awf binds the
-// CLIs' config dirs from the host home, and they must start clean and
-// leave nothing on the machine. The test's mount namespace is private.
+// privateHome puts a fresh tmpfs over /root (awf's home here, the test's
+// mount namespace being private) for one run: the clients start clean and
+// leave nothing on the machine. It belongs to the sandbox user, so awf
+// creates and binds the tool dirs (~/.claude, ~/.copilot, ~/.cache, ...)
+// from it as it would from a user's home, and the test can read what the
+// clients stored there.
 func privateHome(t *testing.T) {
 	t.Helper()
-	if err := unix.Mount("tmpfs", "/root", "tmpfs", 0, "mode=0755"); err != nil {
+	if err := unix.Mount("tmpfs", "/root", "tmpfs", 0, "mode=0755,uid=1000,gid=1000"); err != nil {
 		t.Fatal(err)
 	}
-	os.Chmod("/root", 0o755)
 	t.Cleanup(func() { unix.Unmount("/root", unix.MNT_DETACH) })
 }

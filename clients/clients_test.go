@@ -69,6 +69,14 @@ func (r *run) check(t *testing.T, c clientCase) {
 	if strings.Contains(r.stdout+r.stderr, r.key) {
 		t.Errorf("the real key reached the sandbox's output")
 	}
+	// The CLIs all keep state in the home: seeing none would mean the scan
+	// looked in the wrong place.
+	if strings.HasPrefix(c.name, "cli/") && !c.stateOutsideTools && r.homeFiles == 0 {
+		t.Errorf("the client left no files in its home: the key scan saw nothing")
+	}
+	if len(r.keyInHome) > 0 {
+		t.Errorf("the real key is in files the client wrote: %v", r.keyInHome)
+	}
 	if r.code != 0 || !strings.Contains(r.stdout, "AWF_CLIENT_EXIT=0") {
 		t.Errorf("client failed: awf exit %d, %s", r.code, lastLines(r.stdout+r.stderr, 15))
 	}

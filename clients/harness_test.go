@@ -102,6 +102,10 @@ type clientCase struct {
 	// noWebSocket makes the fake refuse WebSocket upgrades; wantWS asserts
 	// the turn ran over the Responses API WebSocket mode.
 	noWebSocket, wantWS bool
+	// stateOutsideTools: the client keeps its files in a home dir awf does
+	// not bind from the host (codex: ~/.codex), so they vanish with the run
+	// and the home scan sees none.
+	stateOutsideTools bool
 	// wantGen is the path suffix of the generation request the fake must see.
 	wantGen string
 }
@@ -136,7 +140,9 @@ type run struct {
 	key            string
 	logs           string
 	usage          []map[string]any
-	access         string // the egress proxy's access.log
+	access         string   // the egress proxy's access.log
+	homeFiles      int      // files the client left in its home
+	keyInHome      []string // those holding the real key
 	script         string
 }
 
@@ -230,6 +236,7 @@ func runClient(t *testing.T, c clientCase) *run {
 	}
 	r.code, r.stdout, r.stderr = cmd.ProcessState.ExitCode(), out.String(), errb.String()
 	r.usage = readUsage(filepath.Join(r.logs, "api-proxy-logs", "token-usage.jsonl"))
+	r.homeFiles, r.keyInHome = scanHome(r.key)
 	access, _ := os.ReadFile(filepath.Join(r.logs, "access.log"))
 	r.access = string(access)
 	t.Cleanup(func() {
@@ -238,6 +245,22 @@ func runClient(t *testing.T, c clientCase) *run {
 		}
 	})
 	return r
+}
+
+// scanHome reads every file the client left in its (private) home, where
+// the CLIs keep sessions, logs and settings, looking for the real key.
+func scanHome(key string) (files int, hits []string) {
+	filepath.WalkDir("/root", func(p string, d os.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return nil
+		}
+		files++
+		if b, err := os.ReadFile(p); err == nil && bytes.Contains(b, []byte(key)) {
+			hits = append(hits, p)
+		}
+		return nil
+	})
+	return files, hits
 }
 
 // workspace is the command's working dir; the sandbox user (uid 1000)
