@@ -29,9 +29,9 @@ func sdkCases() []clientCase {
 		mode, gen string
 		stream    bool
 	}{{"chat", "/chat/completions", false}, {"chat-stream", "/chat/completions", true},
-		{"responses", "/responses", false}, {"responses-stream", "/responses", true}} {
+		{"responses", "/responses", false}, {"responses-stream", "/responses", true}, {"responses-ws", "/responses", true}} {
 		cs = append(cs, clientCase{name: "openai-sdk/" + m.mode, prov: openAI, stream: m.stream, wantGen: m.gen,
-			cmd: "node sdk/openai.mjs " + m.mode, workaround: []string{openAIKeyGap}})
+			wantWS: m.mode == "responses-ws", cmd: "node sdk/openai.mjs " + m.mode, workaround: []string{openAIKeyGap}})
 	}
 	for _, m := range []struct {
 		mode, gen string

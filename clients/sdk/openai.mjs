@@ -1,6 +1,6 @@
 // Drives the official openai SDK from the environment only (OPENAI_API_KEY,
 // OPENAI_BASE_URL), as an agent would: no sandbox-specific code.
-// Usage: node openai.mjs chat|chat-stream|responses|responses-stream
+// Usage: node openai.mjs chat|chat-stream|responses|responses-stream|responses-ws
 import OpenAI from 'openai';
 
 const mode = process.argv[2] ?? 'chat';
@@ -41,6 +41,19 @@ switch (mode) {
       if (ev.type === 'response.output_text.delta') text += ev.delta;
       if (ev.type === 'response.completed') usage = ev.response.usage;
     }
+    break;
+  }
+  case 'responses-ws': {
+    // The Responses API WebSocket mode (the SDK's beta ResponsesWS client).
+    const { ResponsesWS } = await import('openai/resources/beta/responses/ws');
+    const rws = new ResponsesWS(client);
+    await new Promise((resolve, reject) => {
+      rws.on('response.output_text.delta', (ev) => { text += ev.delta; });
+      rws.on('response.completed', (ev) => { usage = ev.response.usage; resolve(); });
+      rws.on('error', reject);
+      rws.send({ type: 'response.create', model, input: messages[0].content });
+    });
+    rws.close();
     break;
   }
   default:
