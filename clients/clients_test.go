@@ -2,6 +2,8 @@ package clients
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -182,3 +184,22 @@ func grepLines(s, sub string) string {
 // root-owned file under /.awf and point GEMINI_CLI_SYSTEM_DEFAULTS_PATH at
 // it (the CLI skips a defaults file whose directory is not root's).
 var geminiAuthGap = `mkdir -p "$HOME/.gemini" && printf '{"security":{"auth":{"selectedType":"gemini-api-key"}}}\n' > "$HOME/.gemini/settings.json"`
+
+func TestFileContainsAcrossReads(t *testing.T) {
+	dir := t.TempDir()
+	key := "sk-test-0123456789abcdef"
+	for _, pos := range []int{0, 1<<20 - 5, 1 << 20, 3<<20 + 7} {
+		data := make([]byte, 4<<20)
+		copy(data[pos:], key)
+		p := filepath.Join(dir, fmt.Sprint(pos))
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if !fileContains(p, key) {
+			t.Errorf("key at %d not found", pos)
+		}
+		if fileContains(p, key+"x") {
+			t.Errorf("false match at %d", pos)
+		}
+	}
+}

@@ -255,12 +255,36 @@ func scanHome(key string) (files int, hits []string) {
 			return nil
 		}
 		files++
-		if b, err := os.ReadFile(p); err == nil && bytes.Contains(b, []byte(key)) {
+		if fileContains(p, key) {
 			hits = append(hits, p)
 		}
 		return nil
 	})
 	return files, hits
+}
+
+// fileContains streams the file (the Copilot CLI unpacks ~200 MB into
+// ~/.cache), keeping an overlap so a match across two reads is found.
+func fileContains(path, s string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	buf := make([]byte, 0, 1<<20+len(s))
+	for {
+		n, err := f.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if bytes.Contains(buf, []byte(s)) {
+			return true
+		}
+		if err != nil {
+			return false
+		}
+		if keep := len(s) - 1; len(buf) > keep {
+			buf = append(buf[:0], buf[len(buf)-keep:]...)
+		}
+	}
 }
 
 // workspace is the command's working dir; the sandbox user (uid 1000)
