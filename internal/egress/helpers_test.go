@@ -16,7 +16,17 @@ import (
 	"github.com/awf-dev/awf/internal/testnet"
 )
 
-func TestMain(m *testing.M) { testnet.Main(m) }
+func TestMain(m *testing.M) {
+	// Fuzzing workers talk to their coordinator over inherited pipes that
+	// the re-exec into the private network would not pass on; the fuzz
+	// targets need no network.
+	for _, a := range os.Args[1:] {
+		if strings.HasPrefix(a, "-test.fuzz") {
+			os.Exit(m.Run())
+		}
+	}
+	testnet.Main(m)
+}
 
 // fakeResolver answers some names itself and passes the rest to the host
 // resolver (the private /etc/hosts of the test network): it stands for
