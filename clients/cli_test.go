@@ -13,15 +13,12 @@ func cliCases() []clientCase {
 		{name: "cli/claude-code", prov: anthropic, stream: true, wantGen: "/v1/messages",
 			cmd: "timeout 120 claude -p " + prompt + " --output-format text"},
 		{name: "cli/codex", prov: openAI, stream: true, wantGen: "/responses", wantWS: true, stateOutsideTools: true,
-			cmd:        "timeout 120 codex exec --skip-git-repo-check " + prompt,
-			workaround: []string{openAIKeyGap, codexBaseGap}},
+			cmd: "timeout 120 codex exec --skip-git-repo-check " + prompt},
 		// A server without the WebSocket mode: codex falls back to SSE.
 		{name: "cli/codex-sse", prov: openAI, stream: true, wantGen: "/responses", noWebSocket: true, stateOutsideTools: true,
-			cmd:        "timeout 120 codex exec --skip-git-repo-check " + prompt,
-			workaround: []string{openAIKeyGap, codexBaseGap}},
+			cmd: "timeout 120 codex exec --skip-git-repo-check " + prompt},
 		{name: "cli/gemini", prov: gemini, stream: true, wantGen: ":streamGenerateContent",
-			cmd:        "timeout 120 gemini --skip-trust -p " + prompt,
-			workaround: []string{geminiBaseGap, geminiAuthGap}},
+			cmd: "timeout 120 gemini --skip-trust -p " + prompt},
 		// BYOK needs a model named by the user: a setting, not a gap.
 		{name: "cli/copilot", prov: copilot, stream: true, wantGen: "/chat/completions",
 			cmd: "timeout 120 copilot -p " + prompt, env: []string{"COPILOT_MODEL=gpt-4.1"}},

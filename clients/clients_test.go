@@ -10,21 +10,6 @@ import (
 	"testing"
 )
 
-// Contract gaps found by these clients (see README.md): each workaround is
-// applied inside the sandbox, by the shell, before the client starts.
-var (
-	// The openai SDK and codex refuse to start without OPENAI_API_KEY; the
-	// contract leaves it unset.
-	openAIKeyGap = "export OPENAI_API_KEY=placeholder-token-for-credential-isolation"
-	// @google/genai and the Gemini CLI read GOOGLE_GEMINI_BASE_URL; the
-	// contract sets only GEMINI_API_BASE_URL, which nothing reads.
-	geminiBaseGap = `export GOOGLE_GEMINI_BASE_URL="$GEMINI_API_BASE_URL"`
-	// codex ignores OPENAI_BASE_URL: its base URL is the openai_base_url
-	// setting of $CODEX_HOME/config.toml (default ~/.codex). Without it
-	// codex goes around the api-proxy to api.openai.com with the placeholder.
-	codexBaseGap = `mkdir -p "$HOME/.codex" && printf 'openai_base_url = "%s"\n' "$OPENAI_BASE_URL" > "$HOME/.codex/config.toml"`
-)
-
 func sdkCases() []clientCase {
 	var cs []clientCase
 	for _, m := range []struct {
@@ -33,7 +18,7 @@ func sdkCases() []clientCase {
 	}{{"chat", "/chat/completions", false}, {"chat-stream", "/chat/completions", true},
 		{"responses", "/responses", false}, {"responses-stream", "/responses", true}, {"responses-ws", "/responses", true}} {
 		cs = append(cs, clientCase{name: "openai-sdk/" + m.mode, prov: openAI, stream: m.stream, wantGen: m.gen,
-			wantWS: m.mode == "responses-ws", cmd: "node sdk/openai.mjs " + m.mode, workaround: []string{openAIKeyGap}})
+			wantWS: m.mode == "responses-ws", cmd: "node sdk/openai.mjs " + m.mode})
 	}
 	for _, m := range []struct {
 		mode, gen string
@@ -47,7 +32,7 @@ func sdkCases() []clientCase {
 		stream    bool
 	}{{"generate", ":generateContent", false}, {"generate-stream", ":streamGenerateContent", true}, {"count-tokens", ":countTokens", false}} {
 		cs = append(cs, clientCase{name: "genai-sdk/" + m.mode, prov: gemini, stream: m.stream, wantGen: m.gen,
-			cmd: "node sdk/genai.mjs " + m.mode, workaround: []string{geminiBaseGap}})
+			cmd: "node sdk/genai.mjs " + m.mode})
 	}
 	return cs
 }
@@ -183,7 +168,6 @@ func grepLines(s, sub string) string {
 // URL. Here it goes in the user's settings; awf should rather write a
 // root-owned file under /.awf and point GEMINI_CLI_SYSTEM_DEFAULTS_PATH at
 // it (the CLI skips a defaults file whose directory is not root's).
-var geminiAuthGap = `mkdir -p "$HOME/.gemini" && printf '{"security":{"auth":{"selectedType":"gemini-api-key"}}}\n' > "$HOME/.gemini/settings.json"`
 
 func TestFileContainsAcrossReads(t *testing.T) {
 	dir := t.TempDir()

@@ -263,6 +263,11 @@ func placeholders(in Input) map[string]string {
 		p["COPILOT_API_KEY"] = PlaceholderToken
 		p["COPILOT_PROVIDER_API_KEY"] = PlaceholderToken
 	}
+	if k.OpenAI != "" {
+		// The openai SDK throws and codex will not start without a key
+		// (clients/README.md, gap 1); the api-proxy replaces it anyway.
+		p["OPENAI_API_KEY"] = PlaceholderToken
+	}
 	p["GEMINI_API_KEY"] = GeminiPlaceholder
 	return p
 }
@@ -291,6 +296,11 @@ func providerVars(in Input) map[string]string {
 		p["COPILOT_PROVIDER_BASE_URL"] = base(PortCopilot)
 	}
 	p["GEMINI_API_BASE_URL"] = base(PortGemini)
+	// @google/genai and the Gemini CLI read GOOGLE_GEMINI_BASE_URL, not the
+	// original's name (gap 3); the CLI also needs its auth type chosen by a
+	// root-owned defaults file awf writes (gap 4).
+	p["GOOGLE_GEMINI_BASE_URL"] = base(PortGemini)
+	p["GEMINI_CLI_SYSTEM_DEFAULTS_PATH"] = GeminiSystemDefaultsPath
 	return p
 }
 
@@ -339,8 +349,8 @@ const minContained = 8
 func scrub(a map[string]string, secrets []string) []Dropped {
 	var out []Dropped
 	for _, k := range keyNames {
-		if k == "GEMINI_API_KEY" && a[k] == GeminiPlaceholder {
-			continue
+		if v := a[k]; v == GeminiPlaceholder || v == PlaceholderToken {
+			continue // awf's own placeholders (OPENAI_API_KEY, GEMINI_API_KEY)
 		}
 		if _, ok := a[k]; ok {
 			delete(a, k)

@@ -36,35 +36,38 @@ func input(host map[string]string, proxy bool) Input {
 func TestContractWithAllKeys(t *testing.T) {
 	a, s := Build(input(allKeysHost(), true))
 	want := map[string]string{
-		"OPENAI_BASE_URL":            "http://172.30.0.30:10000/v1",
-		"ANTHROPIC_BASE_URL":         "http://172.30.0.30:10001",
-		"ANTHROPIC_AUTH_TOKEN":       PlaceholderToken,
-		"CLAUDE_CODE_API_KEY_HELPER": "/usr/local/bin/get-claude-key.sh",
-		"COPILOT_API_URL":            "http://172.30.0.30:10002",
-		"COPILOT_TOKEN":              PlaceholderToken,
-		"COPILOT_GITHUB_TOKEN":       PlaceholderToken,
-		"COPILOT_API_KEY":            PlaceholderToken,
-		"COPILOT_PROVIDER_API_KEY":   PlaceholderToken,
-		"COPILOT_OFFLINE":            "true",
-		"COPILOT_PROVIDER_BASE_URL":  "http://172.30.0.30:10002",
-		"GEMINI_API_BASE_URL":        "http://172.30.0.30:10003",
-		"GEMINI_API_KEY":             GeminiPlaceholder,
-		"HTTP_PROXY":                 "http://172.30.0.10:3128",
-		"HTTPS_PROXY":                "http://172.30.0.10:3128",
-		"http_proxy":                 "http://172.30.0.10:3128",
-		"https_proxy":                "http://172.30.0.10:3128",
-		"NO_PROXY":                   "localhost,127.0.0.1,172.30.0.30",
-		"no_proxy":                   "localhost,127.0.0.1,172.30.0.30",
-		"AWF_API_PROXY_IP":           "172.30.0.30",
-		"AWF_ONE_SHOT_TOKENS":        strings.Join(OneShotTokens, ","),
-		"HOME":                       "/home/runner",
-		"USER":                       "runner",
-		"PATH":                       "/usr/bin:/bin",
-		"AWF_USER_UID":               "1001",
-		"AWF_WORKDIR":                "/home/runner",
-		"NO_COLOR":                   "1",
-		"TERM":                       "xterm",
-		"GITHUB_TOKEN":               "ghs_sessiontoken",
+		"OPENAI_BASE_URL":                 "http://172.30.0.30:10000/v1",
+		"ANTHROPIC_BASE_URL":              "http://172.30.0.30:10001",
+		"ANTHROPIC_AUTH_TOKEN":            PlaceholderToken,
+		"CLAUDE_CODE_API_KEY_HELPER":      "/usr/local/bin/get-claude-key.sh",
+		"COPILOT_API_URL":                 "http://172.30.0.30:10002",
+		"COPILOT_TOKEN":                   PlaceholderToken,
+		"COPILOT_GITHUB_TOKEN":            PlaceholderToken,
+		"COPILOT_API_KEY":                 PlaceholderToken,
+		"COPILOT_PROVIDER_API_KEY":        PlaceholderToken,
+		"COPILOT_OFFLINE":                 "true",
+		"COPILOT_PROVIDER_BASE_URL":       "http://172.30.0.30:10002",
+		"GEMINI_API_BASE_URL":             "http://172.30.0.30:10003",
+		"GOOGLE_GEMINI_BASE_URL":          "http://172.30.0.30:10003",
+		"GEMINI_CLI_SYSTEM_DEFAULTS_PATH": GeminiSystemDefaultsPath,
+		"GEMINI_API_KEY":                  GeminiPlaceholder,
+		"OPENAI_API_KEY":                  PlaceholderToken,
+		"HTTP_PROXY":                      "http://172.30.0.10:3128",
+		"HTTPS_PROXY":                     "http://172.30.0.10:3128",
+		"http_proxy":                      "http://172.30.0.10:3128",
+		"https_proxy":                     "http://172.30.0.10:3128",
+		"NO_PROXY":                        "localhost,127.0.0.1,172.30.0.30",
+		"no_proxy":                        "localhost,127.0.0.1,172.30.0.30",
+		"AWF_API_PROXY_IP":                "172.30.0.30",
+		"AWF_ONE_SHOT_TOKENS":             strings.Join(OneShotTokens, ","),
+		"HOME":                            "/home/runner",
+		"USER":                            "runner",
+		"PATH":                            "/usr/bin:/bin",
+		"AWF_USER_UID":                    "1001",
+		"AWF_WORKDIR":                     "/home/runner",
+		"NO_COLOR":                        "1",
+		"TERM":                            "xterm",
+		"GITHUB_TOKEN":                    "ghs_sessiontoken",
 		"JAVA_TOOL_OPTIONS": "-Dhttp.proxyHost=172.30.0.10 -Dhttp.proxyPort=3128 -Dhttps.proxyHost=172.30.0.10 -Dhttps.proxyPort=3128" +
 			" -Dhttp.nonProxyHosts=localhost|127.0.0.1|172.30.0.30 -Dhttps.nonProxyHosts=localhost|127.0.0.1|172.30.0.30",
 	}
@@ -73,7 +76,7 @@ func TestContractWithAllKeys(t *testing.T) {
 			t.Errorf("agent[%s] = %q, want %q", k, a[k], v)
 		}
 	}
-	for _, k := range []string{"OPENAI_API_KEY", "ANTHROPIC_API_KEY", "SOME_VAR", "SUDO_UID"} {
+	for _, k := range []string{"ANTHROPIC_API_KEY", "CODEX_API_KEY", "SOME_VAR", "SUDO_UID"} {
 		if _, ok := a[k]; ok {
 			t.Errorf("agent has %s", k)
 		}

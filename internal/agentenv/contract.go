@@ -39,6 +39,15 @@ const (
 // ClaudeKeyHelperPath is where get-claude-key.sh exists inside the sandbox.
 const ClaudeKeyHelperPath = "/usr/local/bin/get-claude-key.sh"
 
+// GeminiSystemDefaultsPath is the Gemini CLI defaults file awf writes in the
+// sandbox (root-owned, read-only: the CLI ignores a defaults file others can
+// write). It selects the gemini-api-key auth type, so the CLI keeps the
+// base URL and its non-interactive check passes.
+const GeminiSystemDefaultsPath = "/.awf/gemini/system-defaults.json"
+
+// GeminiSystemDefaults is that file's content.
+const GeminiSystemDefaults = `{"security":{"auth":{"selectedType":"gemini-api-key"}}}` + "\n"
+
 // OneShotTokens are the names the one-shot-token library protects, passed
 // to the command as AWF_ONE_SHOT_TOKENS.
 var OneShotTokens = []string{

@@ -161,21 +161,24 @@ func buildMounts(in Input, egress netip.Addr) ([]Mount, error) {
 	if len(in.PreloadLib) > 0 {
 		ms = append(ms, Mount{Kind: KindFile, Target: PreloadPath, Data: in.PreloadLib, Mode: 0o644})
 	}
-	names := make([]string, 0, len(in.ClaudeSettings))
-	for t := range in.ClaudeSettings {
+	names := make([]string, 0, len(in.AgentFiles))
+	for t := range in.AgentFiles {
 		names = append(names, t)
 	}
 	sort.Strings(names)
-	for i, t := range names {
-		t = path.Clean(t)
-		if path.Dir(t) == home {
-			ms = append(ms, Mount{Kind: KindFile, Target: t, Data: in.ClaudeSettings[names[i]], Mode: 0o644, Owned: true})
-			continue
+	for i, name := range names {
+		t, data := path.Clean(name), in.AgentFiles[name]
+		switch {
+		case strings.HasPrefix(t, "/.awf/"):
+			ms = append(ms, Mount{Kind: KindFile, Target: t, Data: data, Mode: 0o644})
+		case !inBoundToolDir(t, home, in.HostHome != ""):
+			ms = append(ms, Mount{Kind: KindFile, Target: t, Data: data, Mode: 0o644, Owned: true})
+		default:
+			gen := fmt.Sprintf("/.awf/files/%d-%s", i, path.Base(t))
+			ms = append(ms,
+				Mount{Kind: KindFile, Target: gen, Data: data, Mode: 0o644},
+				Mount{Kind: KindBind, Source: gen, Target: t, Inner: true})
 		}
-		gen := fmt.Sprintf("/.awf/files/%d-%s", i, path.Base(t))
-		ms = append(ms,
-			Mount{Kind: KindFile, Target: gen, Data: in.ClaudeSettings[names[i]], Mode: 0o644},
-			Mount{Kind: KindBind, Source: gen, Target: t, Inner: true})
 	}
 	ms = append(ms, Mount{Kind: KindOverlay, Target: "/usr/local/bin", Lower: []string{"/.awf/bin", "/usr/local/bin"}})
 	for _, c := range CredentialFiles {
@@ -191,6 +194,21 @@ func buildMounts(in Input, egress netip.Addr) ([]Mount, error) {
 		Mount{Kind: KindRemount, Target: "/"},
 	)
 	return ms, nil
+}
+
+// inBoundToolDir reports whether p lies in a tool dir bound from the host's
+// home (as opposed to the fresh tmpfs home).
+func inBoundToolDir(p, home string, bound bool) bool {
+	if !bound {
+		return false
+	}
+	for _, d := range ToolDirs {
+		dir := path.Join(home, d)
+		if p == dir || strings.HasPrefix(p, dir+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 func claudeHelper(key string) string {

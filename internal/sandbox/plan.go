@@ -89,11 +89,13 @@ type Input struct {
 	ClaudeKey string // placeholder printed by get-claude-key.sh
 	// ClaudeKeyScript replaces the built-in get-claude-key.sh text.
 	ClaudeKeyScript string
-	// ClaudeSettings maps sandbox paths to settings files that point Claude
-	// Code at the helper (written into the fresh home, or bound over a file
-	// in a bound tool dir).
-	ClaudeSettings map[string][]byte
-	PreloadLib     []byte // one-shot-token library; empty: no LD_PRELOAD
+	// AgentFiles maps sandbox paths to settings files awf places for the
+	// agents' tools (Claude Code's apiKeyHelper, codex's base URL, the
+	// Gemini CLI's defaults): under /.awf they are root's and read-only;
+	// in the fresh home they belong to the user; in a tool dir bound from
+	// the host they are bound over the user's file, never written to it.
+	AgentFiles map[string][]byte
+	PreloadLib []byte // one-shot-token library; empty: no LD_PRELOAD
 
 	MemoryBytes int64
 	Pids        int64

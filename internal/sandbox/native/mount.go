@@ -23,6 +23,27 @@ func applyMounts(root string, ms []sandbox.Mount, u sandbox.User) error {
 	return nil
 }
 
+// mkdirOwned creates dir and any missing parents; with owned they belong to
+// the sandbox user, so a tool can write next to a file awf placed for it
+// (~/.codex/config.toml: codex keeps its sessions in ~/.codex).
+func mkdirOwned(dir string, owned bool, u sandbox.User) error {
+	var created []string
+	for d := dir; !exists(d); d = filepath.Dir(d) {
+		created = append(created, d)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if owned {
+		for _, d := range created {
+			if err := os.Chown(d, u.UID, u.GID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 func inRoot(root, p string) string { return filepath.Join(root, filepath.Clean("/"+p)) }
 
 func exists(p string) bool { _, err := os.Lstat(p); return err == nil }
@@ -51,7 +72,7 @@ func applyMount(root string, m sandbox.Mount, u sandbox.User) error {
 		}
 		return nil
 	case sandbox.KindFile:
-		if err := os.MkdirAll(filepath.Dir(t), 0o755); err != nil {
+		if err := mkdirOwned(filepath.Dir(t), m.Owned, u); err != nil {
 			return err
 		}
 		if err := os.WriteFile(t, m.Data, os.FileMode(m.Mode)); err != nil {

@@ -103,7 +103,7 @@ func BuildPlan(c *config.Config, id string, preload []byte, preflight bool) (*sa
 		APIProxy:        c.APIProxy.Enabled,
 		HostsFile:       string(hosts),
 		ClaudeKeyScript: helpers.GetClaudeKeyScript(),
-		ClaudeSettings:  claudeSettings(res.Agent, c.User.Home),
+		AgentFiles:      agentFiles(res.Agent, c.User.Home),
 
 		PreloadLib:  preload,
 		MemoryBytes: c.MemoryLimitBytes,
@@ -118,13 +118,22 @@ func BuildPlan(c *config.Config, id string, preload []byte, preflight bool) (*sa
 	return p, res, err
 }
 
-// claudeSettings points Claude Code at get-claude-key.sh when the
-// api-proxy serves Anthropic, keeping the user's other settings.
-func claudeSettings(agent map[string]string, home string) map[string][]byte {
-	if agent["CLAUDE_CODE_API_KEY_HELPER"] == "" {
-		return nil
-	}
+// agentFiles are the settings files that make the agent CLIs use the
+// api-proxy where an environment variable alone does not (clients/README.md).
+func agentFiles(agent map[string]string, home string) map[string][]byte {
 	out := map[string][]byte{}
+	if u := agent["OPENAI_BASE_URL"]; u != "" {
+		// codex reads its base URL only from $CODEX_HOME/config.toml; ~/.codex
+		// is not bound from the host (it may hold codex's own login), so
+		// this file starts empty.
+		out[filepath.Join(home, ".codex", "config.toml")] = []byte(fmt.Sprintf("openai_base_url = %q\n", u))
+	}
+	if p := agent["GEMINI_CLI_SYSTEM_DEFAULTS_PATH"]; p == agentenv.GeminiSystemDefaultsPath {
+		out[p] = []byte(agentenv.GeminiSystemDefaults)
+	}
+	if agent["CLAUDE_CODE_API_KEY_HELPER"] == "" {
+		return out
+	}
 	for _, f := range helpers.ClaudeSettingsFiles(home) {
 		var existing []byte
 		if filepath.Dir(f) != filepath.Clean(home) {
