@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -72,7 +73,7 @@ func FromEnv(getenv func(string) string) *Config {
 		}
 		target := p.Target
 		if p.Name == "copilot" {
-			target = copilotTarget(getenv("GITHUB_SERVER_URL"))
+			target = CopilotTarget(getenv("GITHUB_SERVER_URL"))
 		}
 		if v := strings.TrimSpace(getenv(p.TargetEnv)); v != "" {
 			host, warn, err := NormalizeTarget(v)
@@ -140,14 +141,19 @@ func NormalizeTarget(v string) (host, warning string, err error) {
 	}
 	u, perr := url.Parse(v)
 	if perr != nil || u.Hostname() == "" {
-		return "", "", fmt.Errorf("invalid API target %q", raw)
+		return "", "", fmt.Errorf("invalid API target %q: not a host name or URL", raw)
 	}
-	host = strings.ToLower(u.Hostname())
+	host = strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	if !hostRe.MatchString(host) {
+		return "", "", fmt.Errorf("invalid API target %q: not a valid host name", raw)
+	}
 	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil || u.Port() != "" {
 		warning = fmt.Sprintf("Ignoring unsupported API target URL components in %s; configure path prefixes via the corresponding *_API_BASE_PATH environment variable.", redactURL(u))
 	}
 	return host, warning, nil
 }
+
+var hostRe = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$`)
 
 // redactURL renders u without any password, which must not reach a log.
 func redactURL(u *url.URL) string {
@@ -172,21 +178,23 @@ func NormalizeBasePath(p string) string {
 	return strings.TrimRight(p, "/")
 }
 
-// copilotTarget derives the Copilot API host from GITHUB_SERVER_URL:
+// CopilotTarget derives the Copilot API host from GITHUB_SERVER_URL:
 // github.com -> api.githubcopilot.com, X.ghe.com -> copilot-api.X.ghe.com,
 // any other (GHES) host -> api.enterprise.githubcopilot.com.
-func copilotTarget(serverURL string) string {
+func CopilotTarget(serverURL string) string {
 	serverURL = strings.TrimSpace(serverURL)
 	if serverURL == "" {
 		return "api.githubcopilot.com"
 	}
-	host := serverURL
-	if u, err := url.Parse(serverURL); err == nil && u.Hostname() != "" {
-		host = u.Hostname()
+	if !strings.Contains(serverURL, "://") {
+		serverURL = "https://" + serverURL
 	}
-	host = strings.ToLower(host)
+	host := ""
+	if u, err := url.Parse(serverURL); err == nil {
+		host = strings.ToLower(u.Hostname())
+	}
 	switch {
-	case host == "github.com" || host == "www.github.com":
+	case host == "" || host == "github.com" || host == "www.github.com":
 		return "api.githubcopilot.com"
 	case strings.HasSuffix(host, ".ghe.com"):
 		return "copilot-api." + host

@@ -42,6 +42,12 @@ func TestFromEnv(t *testing.T) {
 				t.Errorf("warnings: %q", c.Warnings)
 			}
 		}},
+		{"invalid target host keeps the default", env("OPENAI_API_TARGET", "bad_host"), func(t *testing.T, c *Config) {
+			want(t, c.Targets["openai"], "api.openai.com")
+			if len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "not a valid host name") {
+				t.Errorf("warnings: %q", c.Warnings)
+			}
+		}},
 		{"plain host target, no warning", env("ANTHROPIC_API_TARGET", "Claude.Router.Example"), func(t *testing.T, c *Config) {
 			want(t, c.Targets["anthropic"], "claude.router.example")
 			if len(c.Warnings) != 0 {

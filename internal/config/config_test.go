@@ -309,32 +309,6 @@ func TestJoinCommand(t *testing.T) {
 	}
 }
 
-func TestNormalizeTarget(t *testing.T) {
-	cases := []struct {
-		in, host string
-		ignored  bool
-		err      bool
-	}{
-		{"api.openai.com", "api.openai.com", false, false},
-		{"HTTPS://LLM.Example.com/", "llm.example.com", false, false},
-		{"llm.example.com:8443", "llm.example.com", true, false},
-		{"https://u:p@llm.example.com/v1?x=1", "llm.example.com", true, false},
-		{"https://", "", false, true},
-		{"bad_host", "", false, true},
-	}
-	for _, tc := range cases {
-		h, ign, err := NormalizeTarget(tc.in)
-		if h != tc.host || ign != tc.ignored || (err != nil) != tc.err {
-			t.Errorf("NormalizeTarget(%q) = %q %v %v", tc.in, h, ign, err)
-		}
-	}
-	for in, want := range map[string]string{"": "", "/": "", " v1/ ": "/v1", "/a/b//": "/a/b"} {
-		if got := NormalizeBasePath(in); got != want {
-			t.Errorf("NormalizeBasePath(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestAutoAllowedAndCopilotTarget(t *testing.T) {
 	got := AutoAllowed(Targets{Copilot: "copilot.x.com"}, map[string]string{
 		"GITHUB_SERVER_URL": "https://acme.ghe.com", "GITHUB_API_URL": "https://api.acme.ghe.com",

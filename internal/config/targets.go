@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"regexp"
 	"strings"
+
+	"github.com/awf-dev/awf/internal/apiproxy"
 )
 
 // resolvedTargets are the targets plus the notices their normalisation produced.
@@ -37,73 +38,28 @@ func (f *Flags) targets(env map[string]string) (resolvedTargets, error) {
 		if raw == "" {
 			continue
 		}
-		host, ignored, err := NormalizeTarget(raw)
+		host, warning, err := apiproxy.NormalizeTarget(raw)
 		if err != nil {
-			return r, errorf("Invalid --%s (or %s) %q: %v", t.flag, t.envName, raw, err)
+			return r, errorf("Invalid --%s (or %s): %v", t.flag, t.envName, err)
 		}
-		if ignored {
-			r.warnings = append(r.warnings, fmt.Sprintf("Ignoring unsupported API target URL components in %s; configure path prefixes via the corresponding *_API_BASE_PATH environment variable.", raw))
+		if warning != "" {
+			r.warnings = append(r.warnings, warning)
 		}
 		*t.dst = host
 	}
-	r.OpenAIBasePath = NormalizeBasePath(pick(f.openaiBasePath, "OPENAI_API_BASE_PATH"))
-	r.AnthropicBasePath = NormalizeBasePath(pick(f.anthropicBasePath, "ANTHROPIC_API_BASE_PATH"))
-	r.GeminiBasePath = NormalizeBasePath(pick(f.geminiBasePath, "GEMINI_API_BASE_PATH"))
+	r.OpenAIBasePath = apiproxy.NormalizeBasePath(pick(f.openaiBasePath, "OPENAI_API_BASE_PATH"))
+	r.AnthropicBasePath = apiproxy.NormalizeBasePath(pick(f.anthropicBasePath, "ANTHROPIC_API_BASE_PATH"))
+	r.GeminiBasePath = apiproxy.NormalizeBasePath(pick(f.geminiBasePath, "GEMINI_API_BASE_PATH"))
 	return r, nil
 }
 
-var hostRe = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$`)
-
-// NormalizeTarget reduces an API target given as a host name or URL to its
-// lower-case host name. The upstream is always https://<host>:443, so a
-// path, query, port or credentials are dropped and ignored reports that.
-func NormalizeTarget(raw string) (host string, ignored bool, err error) {
-	s := strings.TrimSpace(raw)
-	if !strings.Contains(s, "://") {
-		s = "https://" + s
-	}
-	u, err := url.Parse(s)
-	if err != nil {
-		return "", false, fmt.Errorf("not a host name or URL")
-	}
-	host = strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
-	if !hostRe.MatchString(host) {
-		return "", false, fmt.Errorf("not a valid host name")
-	}
-	ignored = u.User != nil || u.Port() != "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != ""
-	return host, ignored, nil
-}
-
-// NormalizeBasePath trims p, gives it a leading slash and drops a trailing
-// one; "/" and "" both mean no prefix.
-func NormalizeBasePath(p string) string {
-	p = strings.TrimSpace(p)
-	if p == "" {
-		return ""
-	}
-	if !strings.HasPrefix(p, "/") {
-		p = "/" + p
-	}
-	p = strings.TrimRight(p, "/")
-	return p
-}
-
-// CopilotTarget is the Copilot upstream when none was given: the GHEC
-// tenant's copilot-api host, the enterprise endpoint for any other GitHub
-// server, else the public one.
+// CopilotTarget is the Copilot upstream: the explicit one, else the one
+// the api-proxy derives from GITHUB_SERVER_URL.
 func CopilotTarget(explicit, githubServerURL string) string {
 	if explicit != "" {
 		return explicit
 	}
-	h := urlHost(githubServerURL)
-	switch {
-	case h == "" || h == "github.com":
-		return DefaultCopilotTarget
-	case strings.HasSuffix(h, ".ghe.com"):
-		return "copilot-api." + h
-	default:
-		return "api.enterprise.githubcopilot.com"
-	}
+	return apiproxy.CopilotTarget(githubServerURL)
 }
 
 func urlHost(s string) string {

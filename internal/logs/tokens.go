@@ -7,25 +7,13 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/awf-dev/awf/internal/usage"
 )
 
-// TokenRecord is one line of the api-proxy's token-usage.jsonl.
-type TokenRecord struct {
-	Timestamp        string `json:"timestamp"`
-	RequestID        string `json:"request_id"`
-	Provider         string `json:"provider"`
-	Model            string `json:"model"`
-	Path             string `json:"path"`
-	Status           int    `json:"status"`
-	Streaming        bool   `json:"streaming"`
-	InputTokens      int64  `json:"input_tokens"`
-	OutputTokens     int64  `json:"output_tokens"`
-	CacheReadTokens  int64  `json:"cache_read_tokens"`
-	CacheWriteTokens int64  `json:"cache_write_tokens"`
-	DurationMs       int64  `json:"duration_ms"`
-	ResponseBytes    int64  `json:"response_bytes"`
-	Transport        string `json:"transport,omitempty"`
-}
+// TokenRecord is one line of the api-proxy's token-usage.jsonl: the record
+// the api-proxy writes, read back.
+type TokenRecord = usage.Record
 
 // ParseTokenLine parses one token-usage.jsonl line. A record needs at least
 // a provider: anything else is not something the api-proxy wrote.
