@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -38,7 +37,7 @@ language and its validation are the main command's. Access logs go to --log-dir.
 			if err != nil {
 				return err
 			}
-			slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: egressLogLevel(f.logLevel)})))
+			slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel(f.logLevel)})))
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
 			return egress.ListenAndServe(ctx, cfg, egress.Addrs{
@@ -100,14 +99,3 @@ func (f *egressFlags) config(cmd *cobra.Command) (egress.Config, error) {
 	return cfg, cfg.Validate()
 }
 
-func egressLogLevel(s string) slog.Level {
-	switch strings.ToLower(s) {
-	case "debug":
-		return slog.LevelDebug
-	case "warn", "warning":
-		return slog.LevelWarn
-	case "error":
-		return slog.LevelError
-	}
-	return slog.LevelInfo
-}
