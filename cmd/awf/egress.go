@@ -98,4 +98,3 @@ func (f *egressFlags) config(cmd *cobra.Command) (egress.Config, error) {
 	}
 	return cfg, cfg.Validate()
 }
-
