@@ -295,6 +295,8 @@ upstreams live in the benchmark process, on the same %d CPUs as the proxies.
   kept-alive:   requests on a long-lived TLS connection inside one CONNECT tunnel per client
   forwarding:   absolute-form plain HTTP requests on kept-alive proxy connections
   bulk:         one CONNECT tunnel (port 80), %d MiB downstream
+Proxy CPU per op is the proxy process's user+system time over the phase: it includes loopback
+network processing the kernel charges to whoever runs, so it is indicative only.
 `, tlsHost, httpHost, bulkHost, squidVersion(), *rounds, *conc, *duration, runtime.NumCPU(), *bulkSize>>20)
 	fmt.Printf("\n| metric | awf | squid | awf/squid |\n|---|---|---|---|\n")
 	for _, ph := range phases {
