@@ -292,6 +292,9 @@ func (s *Server) forward(c *clientConn, br *bufio.Reader, req *http.Request, kin
 	out.Header = req.Header.Clone()
 	removeHop(out.Header)
 	out.Header.Del("X-Forwarded-For") // as Squid's forwarded_for delete
+	if _, ok := out.Header["User-Agent"]; !ok {
+		out.Header["User-Agent"] = []string{""} // the transport would add Go's own
+	}
 	if strings.EqualFold(out.Header.Get("Expect"), "100-continue") {
 		// Answer for the upstream: the transport sends the body at once,
 		// and a client waiting for the interim reply would stall a second.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -204,5 +205,21 @@ func TestExpectContinue(t *testing.T) {
 	}
 	if d := time.Since(start); d > 800*time.Millisecond {
 		t.Errorf("POST with Expect took %v: the client waited for 100 Continue", d)
+	}
+}
+
+func TestForwardedHeaders(t *testing.T) {
+	testnet.Require(t)
+	up := testnet.NewPlainUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "ua=%q xff=%q via=%q conn=%q auth=%q x=%q", r.UserAgent(), r.Header.Get("X-Forwarded-For"),
+			r.Header.Get("Via"), r.Header.Get("Connection"), r.Header.Get("Proxy-Authorization"), r.Header.Get("X-Keep"))
+	}))
+	p := startProxy(t, Config{Policy: mustPolicy(t, up.Name, "")})
+	_, _, resp := rawProxy(t, p.addr, "GET http://"+up.Name+"/ HTTP/1.1\r\nHost: "+up.Name+"\r\nX-Forwarded-For: 10.9.9.9\r\n"+
+		"Proxy-Authorization: Basic eA==\r\nConnection: keep-alive, X-Drop\r\nX-Drop: 1\r\nX-Keep: yes\r\n\r\n")
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1000))
+	want := `ua="" xff="" via="" conn="" auth="" x="yes"`
+	if string(b) != want {
+		t.Errorf("upstream saw %s, want %s", b, want)
 	}
 }
