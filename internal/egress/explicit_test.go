@@ -2,6 +2,7 @@ package egress
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -352,5 +353,40 @@ func httpTalk(host string) func(net.Conn, *bufio.Reader) error {
 			return fmt.Errorf("answer %q", b)
 		}
 		return nil
+	}
+}
+
+// The sandbox also serves the explicit proxy on a unix socket for the
+// in-process api-proxy; tunnels and logs work the same there.
+func TestExplicitOnUnixSocket(t *testing.T) {
+	testnet.Require(t)
+	up := testnet.NewUpstream(t, http.HandlerFunc(sayHello))
+	p := startProxy(t, Config{Policy: mustPolicy(t, up.Name, "")})
+	sock := t.TempDir() + "/egress.sock"
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go p.ServeProxy(ln)
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		Proxy:       http.ProxyURL(&url.URL{Scheme: "http", Host: "egress.invalid:3128"}),
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return net.Dial("unix", sock) },
+	}}
+	resp, err := client.Get("https://" + up.Name + "/u")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.HasPrefix(string(b), "hello "+up.Name) {
+		t.Errorf("got %q", b)
+	}
+	client.CloseIdleConnections()
+	recs, lines := p.audit(t)
+	if r := findRec(t, recs, up.Name+":443"); r["decision"] != "TCP_TUNNEL" || r["client"] != "-" {
+		t.Errorf("record %v", r)
+	}
+	if len(lines) != 1 || !strings.Contains(lines[0], " -:- "+up.Name+":443 ") {
+		t.Errorf("access.log %q", lines)
 	}
 }
