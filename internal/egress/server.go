@@ -83,7 +83,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg:       cfg,
 		logs:      logs,
-		dialer:    &guardDialer{res: res, allowPrivate: cfg.AllowPrivate, timeout: cfg.ConnectTimeout},
+		dialer:    &guardDialer{res: newCachingResolver(res), allowPrivate: cfg.AllowPrivate, timeout: cfg.ConnectTimeout},
 		sem:       make(chan struct{}, cfg.MaxConns),
 		done:      make(chan struct{}),
 		listeners: map[net.Listener]struct{}{},

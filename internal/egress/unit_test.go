@@ -2,7 +2,9 @@ package egress
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
+	"errors"
 	"net"
 	"net/netip"
 	"os"
@@ -209,5 +211,50 @@ func TestDetectDNSServers(t *testing.T) {
 		if !slices.Equal(got, c.want) || src != c.source {
 			t.Errorf("%v: got %v from %q, want %v from %q", c.files, got, src, c.want, c.source)
 		}
+	}
+}
+
+type countingResolver struct {
+	n     int
+	addrs []netip.Addr
+	err   error
+}
+
+func (c *countingResolver) LookupNetIP(context.Context, string, string) ([]netip.Addr, error) {
+	c.n++
+	return c.addrs, c.err
+}
+
+func TestCachingResolver(t *testing.T) {
+	next := &countingResolver{addrs: []netip.Addr{netip.MustParseAddr("198.51.100.1"), netip.MustParseAddr("2001:db8::1")}}
+	now := time.Unix(1000, 0)
+	c := newCachingResolver(next)
+	c.now = func() time.Time { return now }
+	ctx := context.Background()
+	for range 3 {
+		if a, _ := c.LookupNetIP(ctx, "ip", "a.test"); len(a) != 2 {
+			t.Fatalf("ip: %v", a)
+		}
+	}
+	if a, _ := c.LookupNetIP(ctx, "ip6", "a.test"); len(a) != 1 || !a[0].Is6() {
+		t.Errorf("ip6 filter: %v", a)
+	}
+	if next.n != 1 {
+		t.Errorf("%d lookups for one name within the TTL", next.n)
+	}
+	now = now.Add(11 * time.Second)
+	c.LookupNetIP(ctx, "ip", "a.test")
+	if next.n != 2 {
+		t.Errorf("expired entry not refreshed: %d lookups", next.n)
+	}
+	next.err = errors.New("nxdomain")
+	c.LookupNetIP(ctx, "ip", "b.test")
+	if _, err := c.LookupNetIP(ctx, "ip", "b.test"); err == nil || next.n != 3 {
+		t.Errorf("negative answer: err %v, %d lookups", err, next.n)
+	}
+	now = now.Add(3 * time.Second)
+	c.LookupNetIP(ctx, "ip", "b.test")
+	if next.n != 4 {
+		t.Errorf("negative entry kept too long: %d lookups", next.n)
 	}
 }
