@@ -1,6 +1,8 @@
 package egress
 
 import (
+	"context"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -179,5 +181,58 @@ leak.secret-data.evil.test. 300 IN A 198.51.100.180`)
 	}
 	if !strings.Contains(string(b), `"name":"leak.secret-data.evil.test.","type":"A","rcode":"REFUSED"`) {
 		t.Errorf("dns.jsonl lacks the refusal:\n%s", b)
+	}
+}
+
+// TestDNSInSandboxShape resolves through the DNS listener from inside a
+// child namespace, as the agent does, and fetches through the transparent
+// HTTP listener: the name exists only in the upstream resolver, so every
+// step (DNS listener, redirect, proxy's own lookup) is exercised.
+func TestDNSInSandboxShape(t *testing.T) {
+	testnet.Require(t)
+	up := startFakeDNS(t, "203.0.113.54:53", `
+only-in-dns.test. 300 IN A 198.51.100.190
+leak.secret.evil.test. 300 IN A 198.51.100.191`)
+	testnet.NewUpstreamOn(t, "only-in-dns.test", "198.51.100.190", 80, http.HandlerFunc(sayHello), false)
+	p := startProxy(t, Config{Policy: mustPolicy(t, "only-in-dns.test", ""), DNSServers: []string{"203.0.113.54"}})
+	ns := newChildNS(t)
+	var pc net.PacketConn
+	var err error
+	ns.do(t, func() { pc, err = net.ListenPacket("udp", "127.0.0.1:53") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpLn, tlsLn := ns.listen(t), ns.listen(t)
+	go p.ServeDNSPacket(pc)
+	go p.ServeTransparentHTTP(httpLn)
+	go p.ServeTransparentTLS(tlsLn)
+	ns.redirect(t, httpLn.Addr().(*net.TCPAddr).Port, tlsLn.Addr().(*net.TCPAddr).Port)
+	time.Sleep(50 * time.Millisecond)
+
+	res := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return ns.dial(ctx, "udp", "127.0.0.1:53")
+	}}
+	// Name lookup and socket both happen in the child namespace.
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var c net.Conn
+		var err error
+		ns.do(t, func() { c, err = (&net.Dialer{Resolver: res}).DialContext(ctx, network, addr) })
+		return c, err
+	}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: dial, Proxy: nil}}
+	resp, err := client.Get("http://only-in-dns.test/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(string(b), "hello only-in-dns.test") {
+		t.Errorf("got %d %q", resp.StatusCode, b)
+	}
+	if _, err := res.LookupHost(t.Context(), "leak.secret.evil.test"); err == nil {
+		t.Error("an unlisted name resolved through the DNS listener")
+	}
+	if strings.Contains(up.questions(), "secret") {
+		t.Errorf("the unlisted name reached the upstream resolver: %s", up.questions())
 	}
 }
