@@ -114,13 +114,17 @@ func (b *bench) build() {
 func (b *bench) env() []string {
 	return append(os.Environ(), "OPENAI_API_KEY="+key, "OPENAI_API_TARGET="+b.up.Name,
 		"HTTPS_PROXY="+b.fwd.URL, "AWF_API_PROXY_LISTEN=127.0.0.1", "AWF_TOKEN_LOG_DIR="+b.t.TempDir(),
-		"AWF_LOG_LEVEL=error")
+		"AWF_LOG_LEVEL=info") // the default: one JSON line per request, as in production
 }
 
 func (b *bench) spawn() *exec.Cmd {
 	cmd := exec.Command(b.bin, "api-proxy")
 	cmd.Env = b.env()
-	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = devnull, os.Stderr
 	if err := cmd.Start(); err != nil {
 		b.t.Fatal(err)
 	}

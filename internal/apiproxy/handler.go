@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httputil"
 	"regexp"
@@ -106,9 +107,11 @@ func (s *Server) providerHandler(p *Provider) http.Handler {
 		// Stream the request body upstream while the response streams back;
 		// without this Go's server would drain the body first.
 		http.NewResponseController(w).EnableFullDuplex()
-		s.metrics.active.WithLabelValues(p.Name).Inc()
+		s.pmetrics[p.Name].active.Inc()
 		s.metrics.activeReqs.Add(1)
-		s.log.Debug("request_start", "request_id", id, "provider", p.Name, "method", sanitize(r.Method), "path", sanitize(r.URL.Path))
+		if s.log.Enabled(r.Context(), slog.LevelDebug) {
+			s.log.Debug("request_start", "request_id", id, "provider", p.Name, "method", sanitize(r.Method), "path", sanitize(r.URL.Path))
+		}
 		rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
 	})
 }
@@ -240,30 +243,32 @@ func (s *Server) finish(st *reqState, u usage.Usage) {
 	st.once.Do(func() {
 		d := time.Since(st.start)
 		name := st.p.Name
-		s.metrics.active.WithLabelValues(name).Dec()
+		pm := s.pmetrics[name]
+		pm.active.Dec()
 		s.metrics.activeReqs.Add(-1)
 		s.metrics.totalReqs.Add(1)
 		s.metrics.latencySum.Add(d.Microseconds())
 		s.metrics.requests.WithLabelValues(name, st.method, statusClass(st.status)).Inc()
 		if st.status >= 500 || st.status == 499 {
-			s.metrics.errors.WithLabelValues(name).Inc()
+			pm.errors.Inc()
 			s.metrics.totalErrs.Add(1)
 		}
 		var reqBytes int64
 		if st.body != nil {
 			reqBytes = st.body.count()
 		}
-		s.metrics.reqBytes.WithLabelValues(name).Add(float64(reqBytes))
-		s.metrics.respBytes.WithLabelValues(name).Add(float64(st.respBytes))
-		s.metrics.duration.WithLabelValues(name).Observe(float64(d.Microseconds()) / 1000)
-		s.log.Info("request_complete", "request_id", st.id, "provider", name, "method", sanitize(st.method),
-			"path", sanitize(st.path), "status", st.status, "duration_ms", d.Milliseconds(),
-			"request_bytes", reqBytes, "response_bytes", st.respBytes, "upstream_host", st.upstream)
+		pm.reqBytes.Add(float64(reqBytes))
+		pm.respBytes.Add(float64(st.respBytes))
+		pm.duration.Observe(float64(d.Microseconds()) / 1000)
+		s.log.LogAttrs(context.Background(), slog.LevelInfo, "request_complete",
+			slog.String("request_id", st.id), slog.String("provider", name), slog.String("method", sanitize(st.method)),
+			slog.String("path", sanitize(st.path)), slog.Int("status", st.status), slog.Int64("duration_ms", d.Milliseconds()),
+			slog.Int64("request_bytes", reqBytes), slog.Int64("response_bytes", st.respBytes), slog.String("upstream_host", st.upstream))
 		if !u.Found {
 			return
 		}
-		s.metrics.inTokens.WithLabelValues(name).Add(float64(u.InputTokens))
-		s.metrics.outTokens.WithLabelValues(name).Add(float64(u.OutputTokens))
+		pm.inTokens.Add(float64(u.InputTokens))
+		pm.outTokens.Add(float64(u.OutputTokens))
 		rec := usage.Record{
 			Timestamp: usage.Timestamp(time.Now()), RequestID: st.id, Provider: name,
 			Model: u.Model, Path: sanitize(st.path), Status: st.status, Streaming: st.streaming(),

@@ -48,7 +48,7 @@ func (s *syncBuffer) String() string {
 // rig is one api-proxy under test: real listeners on loopback, a real
 // CONNECT forward proxy, and a real TLS upstream on a test address.
 type rig struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *Server
 	cfg    *Config
 	up     *testnet.Upstream
@@ -63,7 +63,7 @@ type rigOpt func(*Config)
 
 func withoutKey(provider string) rigOpt { return func(c *Config) { delete(c.Keys, provider) } }
 
-func newRig(t *testing.T, h http.Handler, opts ...rigOpt) *rig {
+func newRig(t testing.TB, h http.Handler, opts ...rigOpt) *rig {
 	t.Helper()
 	testnet.Require(t)
 	r := &rig{t: t, logs: &syncBuffer{}, urls: map[string]string{}}

@@ -64,6 +64,26 @@ func newMetrics() *metrics {
 	return m
 }
 
+// providerMetrics are one provider's series, resolved once: the label
+// lookups would otherwise hash on every request.
+type providerMetrics struct {
+	active                                           prometheus.Gauge
+	errors, reqBytes, respBytes, inTokens, outTokens prometheus.Counter
+	duration                                         prometheus.Observer
+}
+
+func (m *metrics) forProvider(name string) *providerMetrics {
+	return &providerMetrics{
+		active:    m.active.WithLabelValues(name),
+		errors:    m.errors.WithLabelValues(name),
+		reqBytes:  m.reqBytes.WithLabelValues(name),
+		respBytes: m.respBytes.WithLabelValues(name),
+		inTokens:  m.inTokens.WithLabelValues(name),
+		outTokens: m.outTokens.WithLabelValues(name),
+		duration:  m.duration.WithLabelValues(name),
+	}
+}
+
 func statusClass(code int) string { return strconv.Itoa(code/100) + "xx" }
 
 // jsonView renders the registry in the original sidecar's /metrics shape:

@@ -28,6 +28,7 @@ type Server struct {
 	transport *http.Transport
 	metrics   *metrics
 	limiters  map[string]*limiter
+	pmetrics  map[string]*providerMetrics
 	tokens    *usage.Log
 	handlers  map[string]http.Handler
 
@@ -40,7 +41,7 @@ func New(cfg *Config, log *slog.Logger) (*Server, error) {
 	if log == nil {
 		log = discardLogger()
 	}
-	s := &Server{cfg: cfg, log: log, metrics: newMetrics(), limiters: map[string]*limiter{}, handlers: map[string]http.Handler{}}
+	s := &Server{cfg: cfg, log: log, metrics: newMetrics(), limiters: map[string]*limiter{}, handlers: map[string]http.Handler{}, pmetrics: map[string]*providerMetrics{}}
 	s.transport = newTransport(cfg)
 	if cfg.TokenLogDir != "" {
 		tl, err := usage.OpenLog(cfg.TokenLogDir)
@@ -53,6 +54,7 @@ func New(cfg *Config, log *slog.Logger) (*Server, error) {
 		if cfg.RateLimit.Enabled {
 			s.limiters[p.Name] = newLimiter(cfg.RateLimit)
 		}
+		s.pmetrics[p.Name] = s.metrics.forProvider(p.Name)
 		s.handlers[p.Name] = s.providerHandler(p)
 	}
 	return s, nil
