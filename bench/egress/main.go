@@ -248,6 +248,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	defer os.RemoveAll(dir) // runs last, after the awf child stopped
 	a := &target{name: "awf", addr: "127.0.0.1:3128"}
 	awf := exec.Command("/proc/self/exe", "-serve-awf", a.addr, "-allow", strings.Join(allow, ","), "-log-dir", dir)
 	awf.Stderr = os.Stderr
@@ -261,12 +262,19 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	ok := false
+	defer func() { // after squid stopped; its cache.log stays when something failed
+		if ok {
+			os.RemoveAll(sdir)
+		}
+	}()
 	defer func() { squid.Process.Signal(syscall.SIGTERM); squid.Wait() }()
 	s.pid = squid.Process.Pid
 	if err := measure([]*target{a, s}); err != nil {
 		return fmt.Errorf("%w (squid log: %s/cache.log)", err, sdir)
 	}
 	report(a, s)
+	ok = true
 	return nil
 }
 
