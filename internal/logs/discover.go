@@ -8,8 +8,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/awf-dev/awf/internal/runstate"
 )
 
 // Source kinds.
@@ -81,8 +82,8 @@ func DiscoveryFromEnv() Discovery {
 // "<pid> <start time>"). A run is live while that process exists; without a
 // pid file it is taken as live.
 const (
-	RunLogsDirFile = "logs-dir"
-	RunPIDFile     = "pid"
+	RunLogsDirFile = runstate.LogsDirFile
+	RunPIDFile     = runstate.PIDFile
 )
 
 // MarkRunning records in a run's state dir where its logs are written, so
@@ -115,7 +116,7 @@ func (d Discovery) RunningDirs() []Source {
 		pid := 0
 		if pb, err := os.ReadFile(filepath.Join(state, RunPIDFile)); err == nil {
 			var alive bool
-			if pid, alive = runOwnerAlive(string(pb)); !alive {
+			if pid, alive = runstate.Owner(string(pb)); !alive {
 				continue
 			}
 		}
@@ -128,46 +129,6 @@ func (d Discovery) RunningDirs() []Source {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.After(out[j].Time) })
 	return out
-}
-
-// runOwnerAlive reads a pid file: "<pid>" or, as internal/sandbox writes
-// it, "<pid> <start time>" (field 22 of /proc/<pid>/stat), which tells a
-// live run from a recycled pid.
-func runOwnerAlive(content string) (int, bool) {
-	f := strings.Fields(content)
-	if len(f) == 0 {
-		return 0, false
-	}
-	pid, err := strconv.Atoi(f[0])
-	if err != nil || !pidAlive(pid) {
-		return pid, false
-	}
-	if len(f) > 1 && procStartTime(pid) != f[1] {
-		return pid, false
-	}
-	return pid, true
-}
-
-func procStartTime(pid int) string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return ""
-	}
-	s := string(b)
-	if i := strings.LastIndexByte(s, ')'); i >= 0 {
-		if f := strings.Fields(s[i+1:]); len(f) > 19 {
-			return f[19]
-		}
-	}
-	return ""
-}
-
-func pidAlive(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // Discover lists every source: live runs first, then preserved logs newest

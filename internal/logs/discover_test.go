@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/awf-dev/awf/internal/runstate"
 )
 
 func touch(t *testing.T, path, content string, mtime time.Time) {
@@ -40,7 +42,7 @@ func TestDiscoverOrder(t *testing.T) {
 	if err := MarkRunning(filepath.Join(run, "r1"), live); err != nil {
 		t.Fatal(err)
 	}
-	touch(t, filepath.Join(run, "r1", RunPIDFile), strconv.Itoa(os.Getpid())+" "+procStartTime(os.Getpid()), time.Time{})
+	touch(t, filepath.Join(run, "r1", RunPIDFile), strconv.Itoa(os.Getpid())+" "+runstate.StartTime(os.Getpid()), time.Time{})
 	// Our pid with another start time: a recycled pid, not the run.
 	MarkRunning(filepath.Join(run, "recycled"), live)
 	touch(t, filepath.Join(run, "recycled", RunPIDFile), strconv.Itoa(os.Getpid())+" 1", time.Time{})

@@ -11,13 +11,13 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/awf-dev/awf/internal/runstate"
 	"github.com/awf-dev/awf/internal/sandbox"
 )
 
@@ -70,7 +70,7 @@ func Prepare(p *sandbox.Plan, log *slog.Logger) (s *Sandbox, err error) {
 	if err := os.MkdirAll(filepath.Join(p.StateDir, "root"), 0o700); err != nil {
 		return nil, fmt.Errorf("%w: state dir: %v", ErrSetup, err)
 	}
-	if err := os.WriteFile(filepath.Join(p.StateDir, "pid"), []byte(ownerStamp(os.Getpid())), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(p.StateDir, runstate.PIDFile), []byte(runstate.OwnerStamp(os.Getpid())), 0o600); err != nil {
 		return nil, fmt.Errorf("%w: state dir: %v", ErrSetup, err)
 	}
 	if s.cg, err = NewCgroup(p.ID, p.Limits); err != nil {
@@ -88,26 +88,6 @@ func Prepare(p *sandbox.Plan, log *slog.Logger) (s *Sandbox, err error) {
 	return s, nil
 }
 
-// ownerStamp identifies a process beyond its pid (pids are reused): pid
-// plus start time from /proc.
-func ownerStamp(pid int) string {
-	return strconv.Itoa(pid) + " " + startTime(pid)
-}
-
-func startTime(pid int) string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return ""
-	}
-	s := string(b)
-	if i := strings.LastIndexByte(s, ')'); i >= 0 {
-		if f := strings.Fields(s[i+1:]); len(f) > 19 {
-			return f[19]
-		}
-	}
-	return ""
-}
-
 // CleanStale removes the state dirs and cgroups of runs whose awf process
 // is gone.
 func CleanStale(log *slog.Logger) error {
@@ -121,13 +101,10 @@ func CleanStale(log *slog.Logger) error {
 	var errs []error
 	for _, e := range ents {
 		dir := filepath.Join(StateRoot, e.Name())
-		b, err := os.ReadFile(filepath.Join(dir, "pid"))
+		b, err := os.ReadFile(filepath.Join(dir, runstate.PIDFile))
 		if err == nil {
-			f := strings.Fields(string(b))
-			if len(f) == 2 {
-				if pid, err := strconv.Atoi(f[0]); err == nil && startTime(pid) == f[1] {
-					continue // still running
-				}
+			if _, alive := runstate.Owner(string(b)); alive {
+				continue // still running
 			}
 		} else if info, ierr := e.Info(); ierr == nil && time.Since(info.ModTime()) < 10*time.Second {
 			continue // being created right now
