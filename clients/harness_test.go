@@ -28,13 +28,10 @@ var binDir = filepath.Join(os.TempDir(), "awf-clients-bin")
 
 func TestMain(m *testing.M) {
 	if os.Geteuid() == 0 && !testnet.Inside() {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(binDir, "awf"), "github.com/awf-dev/awf/cmd/awf")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "build awf: %v\n%s", err, out)
+		if _, err := testnet.BuildBinary(binDir, "awf", "github.com/awf-dev/awf/cmd/awf"); err != nil {
+			fmt.Fprintln(os.Stderr, "build awf:", err)
 			os.Exit(2)
 		}
-		os.Chmod(binDir, 0o755)
 	}
 	testnet.Main(m)
 }

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -21,10 +20,7 @@ import (
 // sidecar container would and stops it the way Docker does.
 func TestBinarySIGTERMDrainsAndExitsZero(t *testing.T) {
 	testnet.Require(t)
-	bin := filepath.Join(t.TempDir(), "awf")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/awf").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := testnet.AWFBinary(t)
 	up := testnet.NewUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(500 * time.Millisecond)
 		io.WriteString(w, `{"ok":true}`)

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,31 +16,7 @@ import (
 	"github.com/awf-dev/awf/internal/testnet"
 )
 
-// The awf binary, built once per test process into a fixed cache dir (the
-// test process exits through testnet.Main, so a temp dir would leak).
-var (
-	buildOnce sync.Once
-	awfBin    = filepath.Join(os.TempDir(), "awf-logs-e2e-bin", "awf")
-	buildErr  error
-)
-
-func awfBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		os.MkdirAll(filepath.Dir(awfBin), 0o755)
-		cmd := exec.Command("go", "build", "-o", awfBin+".new", "github.com/awf-dev/awf/cmd/awf")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("%v\n%s", err, out)
-			return
-		}
-		buildErr = os.Rename(awfBin+".new", awfBin)
-	})
-	if buildErr != nil {
-		t.Fatalf("building awf: %v", buildErr)
-	}
-	return awfBin
-}
+func awfBinary(t *testing.T) string { return testnet.AWFBinary(t) }
 
 type result struct {
 	code           int

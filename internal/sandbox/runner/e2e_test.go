@@ -3,7 +3,6 @@ package runner
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 
 	"testing"
@@ -27,17 +26,8 @@ func TestMain(m *testing.M) {
 }
 
 func build(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	os.Chmod(dir, 0o755)
 	for _, b := range [][2]string{{"awf", "github.com/awf-dev/awf/cmd/awf"}, {"probe", "./testdata/probe"}} {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, b[0]+".new"), b[1])
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("%s: %v\n%s", b[1], err, out)
-		}
-		if err := os.Rename(filepath.Join(dir, b[0]+".new"), filepath.Join(dir, b[0])); err != nil {
+		if _, err := testnet.BuildBinary(dir, b[0], b[1]); err != nil {
 			return err
 		}
 	}
