@@ -138,7 +138,10 @@ func mb(kb int64) string { return fmt.Sprintf("%.1f MB", float64(kb)/1024) }
 
 func (b *bench) build() {
 	b.bin = filepath.Join(b.t.TempDir(), "awf")
-	out, err := exec.Command("go", "build", "-o", b.bin, "../../cmd/awf").CombinedOutput()
+	// Built as `make build` ships it: static, stripped.
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", b.bin, "../../cmd/awf")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		b.t.Fatalf("build: %v\n%s", err, out)
 	}

@@ -75,7 +75,7 @@ func newTransport(cfg *Config) *http.Transport {
 		// The client's bytes must arrive unchanged: never ask for gzip on
 		// its behalf and then decode it.
 		DisableCompression: true,
-		WriteBufferSize:    64 << 10,
+		WriteBufferSize:    16 << 10,
 		ReadBufferSize:     16 << 10,
 	}
 	if cfg.Proxy != nil {
