@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -43,8 +44,17 @@ func newResolver(servers []string) Resolver {
 
 // resolve returns the admitted addresses of host, or errResolve /
 // errPrivateDest.
+// fqdn makes a name absolute, so the resolver's search list cannot turn an
+// admitted name into another one (x.allowed.test -> x.allowed.test.corp).
+func fqdn(host string) string {
+	if strings.HasSuffix(host, ".") {
+		return host
+	}
+	return host + "."
+}
+
 func (d *guardDialer) resolve(ctx context.Context, host string) ([]netip.Addr, error) {
-	addrs, err := d.res.LookupNetIP(ctx, "ip", host)
+	addrs, err := d.res.LookupNetIP(ctx, "ip", fqdn(host))
 	if err != nil || len(addrs) == 0 {
 		return nil, fmt.Errorf("%w: %v", errResolve, err)
 	}

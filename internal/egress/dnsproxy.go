@@ -106,7 +106,7 @@ func (s *Server) handleDNS(w dns.ResponseWriter, q *dns.Msg) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	addrs, err := s.dialer.res.LookupNetIP(ctx, "ip", d.Host)
+	addrs, err := s.dialer.res.LookupNetIP(ctx, "ip", fqdn(d.Host))
 	if err != nil {
 		var dnsErr *net.DNSError
 		if errors.As(err, &dnsErr) && dnsErr.IsNotFound {

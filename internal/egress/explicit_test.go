@@ -282,19 +282,45 @@ func TestExplicitRequestChecks(t *testing.T) {
 		talk         func(c net.Conn, br *bufio.Reader) error // nil error: the tunnel worked
 		wantOK       bool
 		rule         string
+		// listener, if set, is where the denial is logged: plain HTTP in a
+		// tunnel is judged request by request (listener tunnel-http).
+		listener string
 	}{
-		{"sni matches", st.tls.Name + ":443", tlsTalk(st.tls.Name, false), true, ""},
-		{"sni mismatch", st.tls.Name + ":443", tlsTalk(st.other.Name, true), false, "deny-sni-mismatch"},
-		{"sni of another admitted name", st.tls.Name + ":443", tlsTalk(st.plain.Name, true), false, "deny-sni-mismatch"},
-		{"no sni", st.tls.Name + ":443", tlsTalk("", true), false, "deny-no-sni"},
-		{"plain bytes on 443", st.tls.Name + ":443", httpTalk(st.tls.Name), false, "deny-not-tls"},
-		{"http in a tunnel to 80", st.plain.Name + ":80", httpTalk(st.plain.Name), true, ""},
-		{"http with another Host in a tunnel to 80", st.plain.Name + ":80", httpTalk(st.other.Name), false, "deny-host-mismatch"},
+		{"sni matches", st.tls.Name + ":443", tlsTalk(st.tls.Name, false), true, "", ""},
+		{"sni mismatch", st.tls.Name + ":443", tlsTalk(st.other.Name, true), false, "deny-sni-mismatch", ""},
+		{"sni of another admitted name", st.tls.Name + ":443", tlsTalk(st.plain.Name, true), false, "deny-sni-mismatch", ""},
+		{"no sni", st.tls.Name + ":443", tlsTalk("", true), false, "deny-no-sni", ""},
+		{"plain bytes on 443", st.tls.Name + ":443", httpTalk(st.tls.Name), false, "deny-not-tls", ""},
+		{"http in a tunnel to 80", st.plain.Name + ":80", httpTalk(st.plain.Name), true, "", ""},
+		{"http with another Host in a tunnel to 80", st.plain.Name + ":80", httpTalk(st.other.Name), false, "deny-default", "tunnel-http"},
 		{"garbage in a tunnel to 80", st.plain.Name + ":80", func(c net.Conn, br *bufio.Reader) error {
 			io.WriteString(c, "\x00\x01\x02 nonsense\r\n\r\n")
-			_, err := br.ReadByte()
+			resp, err := http.ReadResponse(br, nil)
+			if err == nil && resp.StatusCode != 200 {
+				err = fmt.Errorf("status %d", resp.StatusCode)
+			}
 			return err
-		}, false, "deny-not-http"},
+		}, false, "deny-invalid", "tunnel-http"},
+		// An https:// entry admits TLS only, also when the client tunnels.
+		{"plain HTTP to an https-only name through CONNECT :80", st.httpsOnly.Name + ":80", httpTalk(st.httpsOnly.Name), false, "deny-default", "tunnel-http"},
+		{"a second request in a tunnel to 80 is judged on its own", st.plain.Name + ":80", func(c net.Conn, br *bufio.Reader) error {
+			// Pipelined: an admitted request, then one for a host that is not.
+			io.WriteString(c, "GET / HTTP/1.1\r\nHost: "+st.plain.Name+"\r\n\r\nGET / HTTP/1.1\r\nHost: "+st.other.Name+"\r\nConnection: close\r\n\r\n")
+			for i, want := range []int{200, 200} {
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					return err
+				}
+				io.Copy(io.Discard, resp.Body)
+				if resp.StatusCode != want {
+					if i == 0 {
+						t.Errorf("first, admitted request in the tunnel: %d", resp.StatusCode)
+					}
+					return fmt.Errorf("request %d: status %d", i+1, resp.StatusCode)
+				}
+			}
+			return nil
+		}, false, "deny-default", "tunnel-http"},
 	}
 	for _, tc := range tunnelCases {
 		c, br, resp := rawProxy(t, p.addr, "CONNECT "+tc.target+" HTTP/1.1\r\nHost: "+tc.target+"\r\n\r\n")
@@ -312,7 +338,10 @@ func TestExplicitRequestChecks(t *testing.T) {
 	for _, tc := range tunnelCases {
 		found := false
 		for _, r := range recs {
-			if r["url"] == tc.target && r["method"] == "CONNECT" && (tc.rule == "" && r["decision"] == "TCP_TUNNEL" || r["rule"] == tc.rule && r["decision"] == "TCP_DENIED") {
+			switch {
+			case tc.listener != "":
+				found = found || r["listener"] == tc.listener && r["rule"] == tc.rule && r["decision"] == "TCP_DENIED"
+			case r["url"] == tc.target && r["method"] == "CONNECT" && (tc.rule == "" && r["decision"] == "TCP_TUNNEL" || r["rule"] == tc.rule && r["decision"] == "TCP_DENIED"):
 				found = true
 			}
 		}

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"crypto/tls"
 	"net"
-	"strings"
 	"testing"
 	"time"
 )
@@ -54,12 +53,11 @@ func FuzzTunnelCheck(f *testing.F) {
 		for _, port := range []uint16{443, 80} {
 			b := &readConn{Reader: bytes.NewReader(data)}
 			c := &clientConn{Conn: b}
-			prefix, rule, _ := s.checkTunnel(c, bufio.NewReader(b), "allowed.test", port)
+			prefix, plainHTTP, rule, _ := s.checkTunnel(c, bufio.NewReader(b), "allowed.test", port)
 			if rule != "" {
 				continue
 			}
-			got := bytes.Join(prefix, nil)
-			if !bytes.HasPrefix(data, got) {
+			if !bytes.HasPrefix(data, prefix) {
 				t.Fatalf("port %d: forwarded bytes are not the client's", port)
 			}
 			h := sniffHello(b, bytes.NewReader(data))
@@ -69,9 +67,53 @@ func FuzzTunnelCheck(f *testing.F) {
 			if !h.tls && port == 443 {
 				t.Fatalf("admitted non-TLS bytes on 443: %q", data)
 			}
-			if !h.tls && !strings.Contains(strings.ToLower(string(data)), "allowed.test") {
-				t.Fatalf("admitted HTTP without the host: %q", data)
+			if h.tls && h.ech {
+				t.Fatalf("port %d: admitted an encrypted client hello", port)
+			}
+			if !h.tls && !plainHTTP {
+				t.Fatalf("port %d: non-TLS bytes not handed to the per-request HTTP check: %q", port, data)
 			}
 		}
 	})
+}
+
+// withExtension returns a ClientHello record with one more extension
+// (type, body) appended, lengths fixed up.
+func withExtension(t testing.TB, rec []byte, typ uint16, body []byte) []byte {
+	t.Helper()
+	h := rec[5:] // handshake message
+	p := 4 + 2 + 32
+	p += 1 + int(h[p])                    // session id
+	p += 2 + (int(h[p])<<8 | int(h[p+1])) // cipher suites
+	p += 1 + int(h[p])                    // compression methods
+	extLen := int(h[p])<<8 | int(h[p+1])  // extensions
+	if p+2+extLen != len(h) {
+		t.Fatalf("unexpected ClientHello layout")
+	}
+	ext := append([]byte{byte(typ >> 8), byte(typ), byte(len(body) >> 8), byte(len(body))}, body...)
+	out := append(bytes.Clone(h), ext...)
+	extLen += len(ext)
+	out[p], out[p+1] = byte(extLen>>8), byte(extLen)
+	bodyLen := len(out) - 4
+	out[1], out[2], out[3] = byte(bodyLen>>16), byte(bodyLen>>8), byte(bodyLen)
+	return append([]byte{rec[0], rec[1], rec[2], byte(len(out) >> 8), byte(len(out))}, out...)
+}
+
+// An Encrypted Client Hello names a cover host in its SNI and hides the
+// real one: the tunnel is refused even though the SNI matches.
+func TestTunnelRefusesEncryptedClientHello(t *testing.T) {
+	s := &Server{cfg: Config{HelloTimeout: time.Second}.withDefaults()}
+	plain := clientHello(t, "allowed.test")
+	for _, typ := range []uint16{extECH, extESNI} {
+		data := withExtension(t, plain, typ, []byte{0x01}) // ECH "inner" marker
+		b := &readConn{Reader: bytes.NewReader(data)}
+		_, _, rule, _ := s.checkTunnel(&clientConn{Conn: b}, bufio.NewReader(b), "allowed.test", 443)
+		if rule != "deny-ech" {
+			t.Errorf("extension %#x: rule %q, want deny-ech", typ, rule)
+		}
+	}
+	b := &readConn{Reader: bytes.NewReader(plain)}
+	if _, _, rule, _ := s.checkTunnel(&clientConn{Conn: b}, bufio.NewReader(b), "allowed.test", 443); rule != "" {
+		t.Errorf("plain hello refused: %s", rule)
+	}
 }

@@ -36,8 +36,17 @@ var errHelloSeen = errors.New("egress: client hello seen")
 type hello struct {
 	tls  bool   // a well-formed TLS ClientHello
 	sni  string // its server name, canonical, "" if none
+	ech  bool   // it carries Encrypted Client Hello (or the older ESNI)
 	data []byte // every byte consumed from the client, to forward first
 }
+
+// TLS extensions that hide the real server name inside the handshake: with
+// them the SNI the proxy judges is only a cover name (the ECH "outer" name,
+// often a CDN's shared front), so such hellos are refused.
+const (
+	extECH  = 0xfe0d
+	extESNI = 0xffce
+)
 
 // sniffHello reads a TLS ClientHello from r without terminating TLS: it
 // lets crypto/tls parse the hello and aborts from GetConfigForClient, so
@@ -49,6 +58,9 @@ func sniffHello(conn net.Conn, r io.Reader) hello {
 	cfg := &tls.Config{GetConfigForClient: func(chi *tls.ClientHelloInfo) (*tls.Config, error) {
 		h.tls = true
 		h.sni = canonicalHost(chi.ServerName)
+		for _, x := range chi.Extensions {
+			h.ech = h.ech || x == extECH || x == extESNI
+		}
 		return nil, errHelloSeen
 	}}
 	_ = tls.Server(rec, cfg).HandshakeContext(context.Background())

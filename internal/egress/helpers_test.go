@@ -34,7 +34,7 @@ func TestMain(m *testing.M) {
 type fakeResolver map[string][]netip.Addr
 
 func (f fakeResolver) LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error) {
-	if a, ok := f[strings.ToLower(host)]; ok {
+	if a, ok := f[strings.TrimSuffix(strings.ToLower(host), ".")]; ok {
 		return a, nil
 	}
 	return net.DefaultResolver.LookupNetIP(ctx, network, host)

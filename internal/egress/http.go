@@ -46,11 +46,8 @@ func putReader(br *bufio.Reader) {
 // proxy must compare with the URL. The header must fit in br.
 func peekHeader(br *bufio.Reader) ([]string, error) {
 	for {
-		if _, err := br.Peek(min(br.Buffered()+1, br.Size())); err != nil {
-			if br.Buffered() < br.Size() {
-				return nil, err
-			}
-		}
+		// What is buffered may already hold a whole header (a pipelined
+		// request): look before waiting for more bytes.
 		b, _ := br.Peek(br.Buffered())
 		body := bytes.TrimLeft(b, "\r\n")
 		end := bytes.Index(body, []byte("\r\n\r\n"))
@@ -62,6 +59,9 @@ func peekHeader(br *bufio.Reader) ([]string, error) {
 		}
 		if len(b) >= br.Size() {
 			return nil, errHeaderTooLarge
+		}
+		if _, err := br.Peek(br.Buffered() + 1); err != nil && br.Buffered() < br.Size() {
+			return nil, err
 		}
 	}
 }
@@ -83,11 +83,14 @@ func hostLines(h []byte) []string {
 // transparent HTTP listener (origPort is where the client was headed).
 func (s *Server) serveHTTP(c *clientConn, kind string, origPort uint16) {
 	br := getReader(c.Conn, s.cfg.MaxHeaderBytes)
-	defer func() {
-		if br != nil {
-			putReader(br)
-		}
-	}()
+	if !s.serveRequests(c, br, kind, origPort) {
+		putReader(br)
+	}
+}
+
+// serveRequests is serveHTTP's loop over one reader; it reports whether a
+// CONNECT tunnel took the reader over (it must not go back to the pool).
+func (s *Server) serveRequests(c *clientConn, br *bufio.Reader, kind string, origPort uint16) (handedOff bool) {
 	for !s.shutting.Load() {
 		c.SetReadDeadline(time.Now().Add(s.cfg.RequestTimeout))
 		c.idle.Store(true)
@@ -121,13 +124,13 @@ func (s *Server) serveHTTP(c *clientConn, kind string, origPort uint16) {
 			// The tunnel owns the reader until it has forwarded what is
 			// buffered; it is not returned to the pool.
 			s.connect(c, br, req, hostHdr)
-			br = nil
-			return
+			return true
 		}
 		if !s.forward(c, br, req, kind, hostHdr, origPort) {
-			return
+			return false
 		}
 	}
+	return false
 }
 
 // reject answers a request that could not even be parsed.

@@ -107,6 +107,9 @@ const (
 	kindExplicit = "explicit"
 	kindHTTP     = "http"
 	kindTLS      = "tls"
+	// kindTunnelHTTP is plain HTTP inside a CONNECT tunnel, served request
+	// by request like the transparent HTTP listener.
+	kindTunnelHTTP = "tunnel-http"
 )
 
 // ServeProxy serves the explicit proxy (absolute-form HTTP and CONNECT).

@@ -71,6 +71,9 @@ func (s *Server) serveTLS(c *clientConn) {
 		e.URL, e.HostHeader = "-", "-"
 		s.denyTLS(c, e, "deny-no-sni", "no SNI")
 		return
+	case h.ech:
+		s.denyTLS(c, e, "deny-ech", "encrypted client hello hides the server name")
+		return
 	}
 	v := s.decide(h.sni, port, domains.HTTPS)
 	if !v.allowed {
@@ -114,72 +117,65 @@ func (s *Server) denyTLS(c *clientConn, e *Entry, rule, reason string) {
 
 // checkTunnel decides on the first bytes inside a CONNECT tunnel:
 //   - a TLS ClientHello must carry an SNI naming the CONNECT host (no
-//     domain fronting through an admitted name, no SNI-less handshakes);
+//     domain fronting through an admitted name, no SNI-less handshakes)
+//     and no Encrypted Client Hello (which would hide the real name);
 //   - on port 443 nothing but TLS is admitted;
-//   - on other admitted ports (80) plain HTTP is admitted when its first
-//     request's Host names the CONNECT host: clients such as Node's
-//     undici tunnel http:// URLs through CONNECT.
+//   - on other admitted ports (80) anything else is taken for plain HTTP
+//     (Node's undici tunnels http:// URLs through CONNECT), which the
+//     caller then serves request by request.
 //
-// It returns the bytes consumed, which go upstream first.
-func (s *Server) checkTunnel(c *clientConn, br *bufio.Reader, host string, port uint16) (prefix [][]byte, rule, reason string) {
+// It returns the bytes consumed, which go first.
+func (s *Server) checkTunnel(c *clientConn, br *bufio.Reader, host string, port uint16) (prefix []byte, plainHTTP bool, rule, reason string) {
 	c.SetReadDeadline(time.Now().Add(s.cfg.HelloTimeout))
 	defer c.SetReadDeadline(time.Time{})
 	h := sniffHello(c.Conn, br)
-	hdata := bytes.NewReader(h.data)
 	switch {
 	case h.tls && h.sni == "":
-		return nil, "deny-no-sni", "no SNI"
+		return nil, false, "deny-no-sni", "no SNI"
 	case h.tls && h.sni != host:
-		return nil, "deny-sni-mismatch", "SNI " + h.sni + " does not match CONNECT host"
+		return nil, false, "deny-sni-mismatch", "SNI " + h.sni + " does not match CONNECT host"
+	case h.tls && h.ech:
+		return nil, false, "deny-ech", "encrypted client hello hides the server name"
 	case !h.tls && port == 443:
-		return nil, "deny-not-tls", "not TLS on port 443"
-	case !h.tls:
-		rec := &recorder{Conn: c.Conn, r: io.MultiReader(hdata, br)}
-		b2 := bufio.NewReaderSize(rec, 4096)
-		if _, err := peekHeader(b2); err != nil {
-			return nil, "deny-not-http", "neither TLS nor HTTP"
-		}
-		req, err := http.ReadRequest(b2)
-		if err != nil {
-			return nil, "deny-not-http", "neither TLS nor HTTP"
-		}
-		hh, _, ok := splitHostPort(req.Host, port)
-		if !ok || canonicalHost(hh) != host {
-			return nil, "deny-host-mismatch", "Host header does not match CONNECT host"
-		}
-		prefix = append(prefix, rec.buf.Bytes())
+		return nil, false, "deny-not-tls", "not TLS on port 443"
 	}
-	if rest := h.data[len(h.data)-hdata.Len():]; len(rest) > 0 {
-		prefix = append(prefix, rest)
-	}
+	prefix = h.data
 	if n := br.Buffered(); n > 0 {
 		b, _ := br.Peek(n)
-		prefix = append(prefix, bytes.Clone(b))
+		prefix = append(bytes.Clone(prefix), b...)
 	}
-	return prefix, "", ""
+	return prefix, !h.tls, "", ""
 }
 
-// tunnel checks the start of a CONNECT tunnel and then splices it.
+// tunnel checks the start of a CONNECT tunnel and then splices it. Plain
+// HTTP in a tunnel is not spliced: one admitted request must not open the
+// way for the next ones (a CDN routes each by its Host), and an https://
+// entry must not admit plain HTTP. Its requests are served like the
+// transparent HTTP listener's, each judged on its own Host as HTTP.
 func (s *Server) tunnel(c *clientConn, br *bufio.Reader, up net.Conn, e *Entry, host string, port uint16) {
-	prefix, rule, reason := s.checkTunnel(c, br, host, port)
+	prefix, plainHTTP, rule, reason := s.checkTunnel(c, br, host, port)
 	if rule != "" {
 		up.Close()
 		e.Status, e.Code, e.Hier, e.Rule, e.Reason = http.StatusForbidden, codeDenied, hierNone, rule, reason
 		s.record(e)
 		return
 	}
-	var pre int64
-	for _, b := range prefix {
-		n, err := up.Write(b)
-		pre += int64(n)
-		if err != nil {
-			e.BytesIn = pre
-			s.record(e)
-			return
-		}
+	if plainHTTP {
+		up.Close()
+		c.setPeer(nil)
+		s.record(e)
+		r := io.MultiReader(bytes.NewReader(prefix), c.Conn)
+		s.serveRequests(c, bufio.NewReaderSize(r, s.cfg.MaxHeaderBytes), kindTunnelHTTP, port)
+		return
+	}
+	n, err := up.Write(prefix)
+	if err != nil {
+		e.BytesIn = int64(n)
+		s.record(e)
+		return
 	}
 	in, out := splice(c.Conn, up)
-	e.BytesIn, e.BytesOut = pre+in, out
+	e.BytesIn, e.BytesOut = int64(n)+in, out
 	s.record(e)
 }
 
