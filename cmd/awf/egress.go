@@ -84,6 +84,11 @@ func (f *egressFlags) config(cmd *cobra.Command) (egress.Config, error) {
 	if err != nil {
 		return egress.Config{}, err
 	}
+	for _, d := range allow {
+		if w := domains.SharedSuffixWarning(d); w != "" {
+			slog.Warn(w)
+		}
+	}
 	if len(allow) == 0 {
 		slog.Debug("no allowed domains: all egress is blocked")
 	}

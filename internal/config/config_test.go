@@ -445,3 +445,17 @@ func BenchmarkBuild(b *testing.B) {
 		}
 	}
 }
+
+func TestSharedSuffixWildcardWarns(t *testing.T) {
+	_, warns, err := build(t, []string{"--allow-domains", "*.githubusercontent.com,github.com", "--", "true"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, w := range warns {
+		found = found || w.Level == slog.LevelWarn && strings.Contains(w.Msg, "shared suffix")
+	}
+	if !found {
+		t.Errorf("no shared-suffix warning in %+v", warns)
+	}
+}

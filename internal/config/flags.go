@@ -238,6 +238,9 @@ func (f *Flags) Build(args []string, env map[string]string) (*Config, []Warning,
 		if err := validAllow(d); err != nil {
 			return nil, nil, errorf("Invalid domain or pattern: %v", err)
 		}
+		if w := domains.SharedSuffixWarning(d); w != "" {
+			warn(slog.LevelWarn, "%s", w)
+		}
 	}
 	c.AllowDomains = allow
 

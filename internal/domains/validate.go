@@ -292,3 +292,30 @@ func jsonQuote(s string) string {
 	b.WriteByte('"')
 	return b.String()
 }
+
+// SharedSuffixWarning is a notice for an admitted wildcard whose fixed part
+// is a suffix from the private section of the Public Suffix List
+// (*.githubusercontent.com, *.workers.dev): it admits names of many owners,
+// some of which anyone can register. "" when there is nothing to say.
+func SharedSuffixWarning(entry string) string {
+	_, d := splitPrefix(strings.TrimSpace(entry))
+	if !strings.Contains(d, "*") {
+		return ""
+	}
+	labels := strings.Split(strings.ToLower(strings.TrimSuffix(d, ".")), ".")
+	last := -1
+	for i, l := range labels {
+		if strings.Contains(l, "*") {
+			last = i
+		}
+	}
+	fixed := strings.Join(labels[last+1:], ".")
+	if fixed == "" {
+		return ""
+	}
+	if ps, icann, ok := spannedSuffix(fixed); ok && !icann {
+		return fmt.Sprintf("Pattern '%s' spans '%s', a shared suffix (Public Suffix List, private section): "+
+			"it admits hosts of every owner under it; list the hosts you need if that is not intended", d, ps)
+	}
+	return ""
+}

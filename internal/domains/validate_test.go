@@ -189,3 +189,19 @@ func errText(err error) string {
 	}
 	return err.Error()
 }
+
+func TestSharedSuffixWarning(t *testing.T) {
+	for entry, warn := range map[string]bool{
+		"*.githubusercontent.com":   true,
+		"https://*.workers.dev":     true,
+		"*.github.io":               true,
+		"*.foo.github.io":           false, // one owner's subtree
+		"*.github.com":              false,
+		"raw.githubusercontent.com": false, // not a wildcard
+		"api-*.example.com":         false,
+	} {
+		if got := SharedSuffixWarning(entry); (got != "") != warn {
+			t.Errorf("SharedSuffixWarning(%q) = %q, want warning %v", entry, got, warn)
+		}
+	}
+}
