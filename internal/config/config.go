@@ -38,6 +38,9 @@ type Config struct {
 	LogLevel         slog.Level
 	KeepContainers   bool
 	WorkDir          string
+	// WorkDirGenerated: no --work-dir was given; WorkDir is the base name
+	// the run makes unique (the runner creates it with a random suffix).
+	WorkDirGenerated bool
 	ProxyLogsDir     string
 	AuditDir         string
 

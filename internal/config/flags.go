@@ -367,6 +367,7 @@ func (f *Flags) Build(args []string, env map[string]string) (*Config, []Warning,
 			tmp = "/tmp"
 		}
 		c.WorkDir = filepath.Join(tmp, fmt.Sprintf("awf-%d", sys.Now().UnixMilli()))
+		c.WorkDirGenerated = true
 	}
 	c.ProxyLogsDir = f.proxyLogsDir
 	c.AuditDir = f.auditDir

@@ -171,7 +171,7 @@ func buildMounts(in Input, egress netip.Addr) ([]Mount, error) {
 		switch {
 		case strings.HasPrefix(t, "/.awf/"):
 			ms = append(ms, Mount{Kind: KindFile, Target: t, Data: data, Mode: 0o644})
-		case !inBoundToolDir(t, home, in.HostHome != ""):
+		case !hostBacked(t, layer):
 			ms = append(ms, Mount{Kind: KindFile, Target: t, Data: data, Mode: 0o644, Owned: true})
 		default:
 			gen := fmt.Sprintf("/.awf/files/%d-%s", i, path.Base(t))
@@ -196,19 +196,20 @@ func buildMounts(in Input, egress netip.Addr) ([]Mount, error) {
 	return ms, nil
 }
 
-// inBoundToolDir reports whether p lies in a tool dir bound from the host's
-// home (as opposed to the fresh tmpfs home).
-func inBoundToolDir(p, home string, bound bool) bool {
-	if !bound {
-		return false
-	}
-	for _, d := range ToolDirs {
-		dir := path.Join(home, d)
-		if p == dir || strings.HasPrefix(p, dir+"/") {
-			return true
+// hostBacked reports whether p would land on the host's filesystem: the
+// deepest mount holding it is a bind of a host directory (a tool dir, the
+// workspace, /tmp, a -v mount), not the fresh home. awf never writes its
+// files there; it binds them over the path instead.
+func hostBacked(p string, layer []Mount) bool {
+	best := -1
+	for i, m := range layer {
+		if p == m.Target || strings.HasPrefix(p, strings.TrimSuffix(m.Target, "/")+"/") {
+			if best < 0 || len(m.Target) >= len(layer[best].Target) {
+				best = i
+			}
 		}
 	}
-	return false
+	return best < 0 || layer[best].Kind == KindBind
 }
 
 func claudeHelper(key string) string {

@@ -3,6 +3,7 @@ package native
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -32,6 +33,13 @@ var Preflight func(env map[string]string) error
 
 // InitMain is the sandbox's PID 1. It never returns.
 func InitMain() {
+	// The command must inherit nothing but stdio: not the plan or status
+	// pipes, nor any descriptor awf itself inherited from whatever started
+	// it (a CI runner's pipes, say).
+	if err := unix.CloseRange(3, math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		unix.CloseOnExec(planFD)
+		unix.CloseOnExec(statusFD)
+	}
 	status := os.NewFile(statusFD, "status")
 	plan, err := readPlan()
 	if err == nil {
@@ -116,13 +124,45 @@ func loadSeccomp(deny []string) error {
 		Flag:       seccomp.FilterFlagTSync,
 		Policy: seccomp.Policy{
 			DefaultAction: seccomp.ActionAllow,
-			Syscalls:      []seccomp.SyscallGroup{{Action: seccomp.ActionErrno, Names: deny}},
+			Syscalls: []seccomp.SyscallGroup{
+				{Action: seccomp.ActionErrno, Names: deny},
+				{Action: seccomp.ActionErrno, NamesWithCondtions: argumentRules()},
+				// glibc falls back to clone() only on ENOSYS; clone3's flags
+				// live in memory a filter cannot read, so it must not run.
+				{Action: seccomp.ActionErrno | seccomp.Action(unix.ENOSYS), Names: []string{"clone3"}},
+			},
 		},
 	}
 	if err := seccomp.LoadFilter(f); err != nil {
 		return fmt.Errorf("seccomp: %w", err)
 	}
 	return nil
+}
+
+// argumentRules deny calls by their arguments:
+//   - socket families other than unix, inet, inet6 and netlink: AF_VSOCK and
+//     friends are not network-namespaced and would bypass the firewall;
+//   - clone with any namespace flag (user namespaces open kernel attack
+//     surface; the others would undo the sandbox layout);
+//   - the TIOCSTI and TIOCLINUX ioctls, which push input into a terminal.
+func argumentRules() []seccomp.NameWithConditions {
+	var notInet seccomp.ArgumentConditions
+	for _, fam := range []uint64{unix.AF_UNIX, unix.AF_INET, unix.AF_INET6, unix.AF_NETLINK} {
+		notInet = append(notInet, seccomp.Condition{Argument: 0, Operation: seccomp.NotEqual, Value: fam})
+	}
+	rules := []seccomp.NameWithConditions{
+		{Name: "socket", Conditions: notInet},
+		{Name: "socketpair", Conditions: notInet},
+		{Name: "ioctl", Conditions: seccomp.ArgumentConditions{{Argument: 1, Operation: seccomp.Equal, Value: unix.TIOCSTI}}},
+		{Name: "ioctl", Conditions: seccomp.ArgumentConditions{{Argument: 1, Operation: seccomp.Equal, Value: unix.TIOCLINUX}}},
+	}
+	// Entries with the same name are alternatives (OR).
+	for _, fl := range []uint64{unix.CLONE_NEWUSER, unix.CLONE_NEWNS, unix.CLONE_NEWNET, unix.CLONE_NEWPID,
+		unix.CLONE_NEWIPC, unix.CLONE_NEWUTS, unix.CLONE_NEWCGROUP, unix.CLONE_NEWTIME} {
+		rules = append(rules, seccomp.NameWithConditions{Name: "clone",
+			Conditions: seccomp.ArgumentConditions{{Argument: 0, Operation: seccomp.BitsSet, Value: fl}}})
+	}
+	return rules
 }
 
 func startCommand(p *sandbox.Plan) (*exec.Cmd, error) {
@@ -148,8 +188,11 @@ func startCommand(p *sandbox.Plan) (*exec.Cmd, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Credential: &syscall.Credential{Uid: uint32(p.User.UID), Gid: uint32(p.User.GID), Groups: groups},
 	}
+	// A session of its own always: without --tty the command would
+	// otherwise share awf's controlling terminal, whose input it could
+	// fill for the user's shell (TIOCSTI).
+	cmd.SysProcAttr.Setsid = true
 	if p.TTY {
-		cmd.SysProcAttr.Setsid = true
 		cmd.SysProcAttr.Setctty = true
 		cmd.SysProcAttr.Ctty = 0
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -53,6 +54,7 @@ func writeAudit(dir string, c *config.Config, p *sandbox.Plan, pol *domains.Poli
 func Preserve(c *config.Config, log *slog.Logger) []string {
 	d := RunDirs(c)
 	var kept []string
+	failed := false
 	move := func(src, dst string, flagged bool) {
 		if empty(src) {
 			if !flagged {
@@ -66,8 +68,19 @@ func Preserve(c *config.Config, log *slog.Logger) []string {
 			return
 		}
 		if err := os.Rename(src, dst); err != nil {
-			log.Warn("preserving logs", "from", src, "err", err)
-			return
+			// Something (an agent, through the shared /tmp) took the
+			// name: keep the logs under a fresh, unguessable one.
+			alt, terr := os.MkdirTemp(filepath.Dir(dst), filepath.Base(dst)+"-*")
+			if terr == nil {
+				err = os.Rename(src, alt)
+			}
+			if terr != nil || err != nil {
+				failed = true
+				log.Warn("preserving logs; they stay in the work dir", "from", src, "err", errors.Join(terr, err))
+				return
+			}
+			log.Warn("preserving logs: " + dst + " already exists; using " + alt)
+			dst = alt
 		}
 		chmodTree(dst)
 		kept = append(kept, dst)
@@ -75,6 +88,11 @@ func Preserve(c *config.Config, log *slog.Logger) []string {
 	move(d.Egress, filepath.Join(os.TempDir(), "squid-logs-"+d.TS), c.ProxyLogsDir != "")
 	move(d.APIProxy, filepath.Join(os.TempDir(), "api-proxy-logs-"+d.TS), c.ProxyLogsDir != "")
 	move(d.Audit, filepath.Join(os.TempDir(), "awf-audit-"+d.TS), c.AuditDir != filepath.Join(c.WorkDir, "audit"))
+	if failed {
+		chmodTree(d.Work)
+		kept = append(kept, d.Work)
+		return kept
+	}
 	if err := os.RemoveAll(d.Work); err != nil {
 		log.Warn("removing work dir", "err", err)
 	}
@@ -91,10 +109,15 @@ func empty(dir string) bool {
 	return errors.Is(err, io.EOF)
 }
 
-// chmodTree makes preserved logs readable (a+rX), as the original.
+// chmodTree makes preserved logs readable (a+rX), as the original. It
+// never follows a symlink: chmod would change the link's target.
 func chmodTree(dir string) {
-	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
-		if err != nil {
+	filepath.WalkDir(dir, func(p string, de fs.DirEntry, err error) error {
+		if err != nil || de.Type()&fs.ModeSymlink != 0 {
+			return nil
+		}
+		fi, err := de.Info()
+		if err != nil || !(fi.Mode().IsRegular() || fi.IsDir()) {
 			return nil
 		}
 		mode := fi.Mode().Perm() | 0o444

@@ -88,7 +88,14 @@ func BuildPlan(c *config.Config, id string, preload []byte, preflight bool) (*sa
 		}
 		extra = append(extra, m.Host+":"+m.Container+":"+mode)
 	}
+	// The tool dirs are bound from the user's real home only when the
+	// sandbox runs as that home's owner: binding root's (or anyone else's)
+	// dirs writable for uid 1000 would let the agent plant files that
+	// their owner later runs outside the sandbox.
 	hostHome := c.User.Home
+	if !ownedBy(hostHome, c.User.UID) {
+		hostHome = ""
+	}
 	in := sandbox.Input{
 		ID:              id,
 		StateDir:        filepath.Join(native.StateRoot, id),
@@ -151,14 +158,12 @@ func agentFiles(agent map[string]string, home string) map[string][]byte {
 func Run(ctx context.Context, o Options) (int, error) {
 	c, log := o.Config, o.Log
 	t0 := time.Now()
-	dirs := RunDirs(c)
-	for _, d := range []string{dirs.Work, dirs.Audit} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			return 1, err
-		}
+	if err := claimWorkDir(c); err != nil {
+		return 1, err
 	}
-	for _, d := range []string{dirs.Egress, dirs.APIProxy} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
+	dirs := RunDirs(c)
+	for _, d := range []string{dirs.Audit, dirs.Egress, dirs.APIProxy} {
+		if err := claimDir(d); err != nil {
 			return 1, err
 		}
 	}

@@ -68,7 +68,8 @@ func TestAPIProxyAndNoKeyInSandbox(t *testing.T) {
 		`echo "helper: $($CLAUDE_CODE_API_KEY_HELPER 2>/dev/null)"`,
 		`cat $HOME/.claude.json; echo`,
 		`test -r "$LD_PRELOAD" && echo "preload: $LD_PRELOAD present"`,
-		`echo "gh hosts bytes: $(wc -c < $HOME/.config/gh/hosts.yml)"`,
+		// Masked, or absent (root's tool dirs are not bound for uid 1000).
+		`echo "gh hosts bytes: $(cat $HOME/.config/gh/hosts.yml 2>/dev/null | wc -c)"`,
 		probe("grep", reverse(oKey)+","+reverse(aKey)+","+reverse(ghHosts), "/proc", "/etc", "/tmp", "/root", "/home", "$PWD", "/.awf", "/dev/shm", "/run", "/var"),
 		probe("ptrace", "1"),
 		`strace -f true >/dev/null 2>&1 && echo strace-worked || echo strace-failed`,

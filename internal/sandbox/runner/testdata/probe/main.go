@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/net/dns/dnsmessage"
 )
@@ -49,6 +50,41 @@ func run(cmd string, args []string) (string, error) {
 		return "answered", err
 	case "dns": // dns server name: one A query over UDP, bypassing /etc/hosts
 		return dnsQuery(args[0], args[1])
+	case "socket": // socket family: create a stream socket of that family
+		fam, _ := strconv.Atoi(args[0])
+		fd, err := syscall.Socket(fam, syscall.SOCK_STREAM, 0)
+		if err != nil {
+			return "", err
+		}
+		syscall.Close(fd)
+		return "created", nil
+	case "clone": // clone flags (hex): fork a child in new namespaces
+		flags, _ := strconv.ParseUint(args[0], 16, 64)
+		pid, _, errno := syscall.RawSyscall6(syscall.SYS_CLONE, uintptr(flags)|uintptr(syscall.SIGCHLD), 0, 0, 0, 0, 0)
+		if errno != 0 {
+			return "", errno
+		}
+		if pid == 0 {
+			syscall.RawSyscall(syscall.SYS_EXIT_GROUP, 0, 0, 0)
+		}
+		var ws syscall.WaitStatus
+		syscall.Wait4(int(pid), &ws, 0, nil)
+		return "cloned", nil
+	case "tiocsti": // tiocsti: push a byte into the terminal on stdin
+		c := byte('x')
+		if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, 0, syscall.TIOCSTI, uintptr(unsafe.Pointer(&c))); errno != 0 {
+			return "", errno
+		}
+		return "injected", nil
+	case "fds": // fds: list open descriptors above stderr
+		ents, _ := os.ReadDir("/proc/self/fd")
+		var fds []string
+		for _, e := range ents {
+			if n, _ := strconv.Atoi(e.Name()); n > 2 {
+				fds = append(fds, e.Name())
+			}
+		}
+		return "fds=" + strings.Join(fds, ","), nil
 	case "ptrace": // ptrace pid
 		pid, _ := strconv.Atoi(args[0])
 		if err := syscall.PtraceAttach(pid); err != nil {
