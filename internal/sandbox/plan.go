@@ -141,6 +141,9 @@ var SeccompDeny = []string{
 	"reboot", "swapon", "swapoff", "acct", "syslog",
 	"open_by_handle_at", "name_to_handle_at", "lookup_dcookie",
 	"iopl", "ioperm", "quotactl",
+	// io_uring runs syscalls the filter never sees, and is a frequent
+	// source of kernel bugs; libuv and others fall back to plain calls.
+	"io_uring_setup", "io_uring_enter", "io_uring_register",
 }
 
 // Build computes the plan. It fails on inputs that would make an unsafe or
