@@ -368,25 +368,6 @@ func TestParseFiles(t *testing.T) {
 	}
 }
 
-func TestDetectDNSServers(t *testing.T) {
-	files := map[string]string{
-		"/etc/resolv.conf": "# x\nnameserver 127.0.0.53\nnameserver 10.0.0.2\nnameserver fe80::1%eth0\noptions edns0\n",
-	}
-	read := fakeSys(0, files).ReadFile
-	got, src := DetectDNSServers(read, false)
-	if strings.Join(got, ",") != "10.0.0.2" || src != "/etc/resolv.conf" {
-		t.Errorf("got %v from %q", got, src)
-	}
-	got, _ = DetectDNSServers(read, true)
-	if strings.Join(got, ",") != "127.0.0.53,10.0.0.2" {
-		t.Errorf("keepLoopback: got %v", got)
-	}
-	got, src = DetectDNSServers(fakeSys(0, nil).ReadFile, false)
-	if strings.Join(got, ",") != "8.8.8.8,8.8.4.4" || src != "" {
-		t.Errorf("fallback: got %v %q", got, src)
-	}
-}
-
 func TestRedacted(t *testing.T) {
 	env := map[string]string{
 		"SUDO_UID": "1001", "ANTHROPIC_API_KEY": "sk-ant-REALKEY-123456", "GITHUB_TOKEN": "ghp_" + strings.Repeat("a", 36),

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/awf-dev/awf/internal/domains"
+	"github.com/awf-dev/awf/internal/egress"
 	"github.com/spf13/pflag"
 )
 
@@ -296,7 +297,7 @@ func (f *Flags) Build(args []string, env map[string]string) (*Config, []Warning,
 
 	// DNS.
 	if f.changed("dns-servers") {
-		servers, err := ParseDNSServers(f.dnsServers)
+		servers, err := egress.ParseDNSServers(f.dnsServers)
 		if err != nil {
 			return nil, nil, errorf("Invalid DNS servers: %v", err)
 		}

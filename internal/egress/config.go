@@ -156,7 +156,8 @@ func parsePort(s string) (uint16, error) {
 	return uint16(n), nil
 }
 
-// ParseDNSServers reads a comma list of IPv4/IPv6 addresses.
+// ParseDNSServers reads a comma list of IPv4/IPv6 addresses (no zones),
+// with the original's messages; the addresses come back canonical.
 func ParseDNSServers(s string) ([]string, error) {
 	var out []string
 	for _, f := range strings.Split(s, ",") {
@@ -164,10 +165,11 @@ func ParseDNSServers(s string) ([]string, error) {
 		if f == "" {
 			continue
 		}
-		if _, err := netip.ParseAddr(f); err != nil {
+		a, err := netip.ParseAddr(f)
+		if err != nil || a.Zone() != "" {
 			return nil, fmt.Errorf("Invalid DNS server IP address: %s", f)
 		}
-		out = append(out, f)
+		out = append(out, a.String())
 	}
 	if len(out) == 0 {
 		return nil, errors.New("At least one DNS server must be specified")

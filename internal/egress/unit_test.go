@@ -7,7 +7,6 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -182,35 +181,6 @@ func TestPeekHeader(t *testing.T) {
 	br = bufio.NewReaderSize(strings.NewReader("GET / HTTP/1.1\r\nX: "+strings.Repeat("a", 100)+"\r\n\r\n"), 64)
 	if _, err := peekHeader(br); err != errHeaderTooLarge {
 		t.Errorf("too large: %v", err)
-	}
-}
-
-func TestDetectDNSServers(t *testing.T) {
-	files := func(m map[string]string) func(string) ([]byte, error) {
-		return func(p string) ([]byte, error) {
-			if s, ok := m[p]; ok {
-				return []byte(s), nil
-			}
-			return nil, os.ErrNotExist
-		}
-	}
-	cases := []struct {
-		files  map[string]string
-		want   []string
-		source string
-	}{
-		{map[string]string{"/etc/resolv.conf": "nameserver 127.0.0.53\noptions edns0\n",
-			"/run/systemd/resolve/resolv.conf": "# x\nnameserver 10.0.0.2\nnameserver ::1\nnameserver 2001:db8::53\n"},
-			[]string{"10.0.0.2", "2001:db8::53"}, "/run/systemd/resolve/resolv.conf"},
-		{map[string]string{"/etc/resolv.conf": "search x\nnameserver 1.1.1.1\n"}, []string{"1.1.1.1"}, "/etc/resolv.conf"},
-		{map[string]string{"/etc/resolv.conf": "nameserver 127.0.0.11\n"}, FallbackDNSServers, ""},
-		{nil, FallbackDNSServers, ""},
-	}
-	for _, c := range cases {
-		got, src := DetectDNSServers(files(c.files))
-		if !slices.Equal(got, c.want) || src != c.source {
-			t.Errorf("%v: got %v from %q, want %v from %q", c.files, got, src, c.want, c.source)
-		}
 	}
 }
 
