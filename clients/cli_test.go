@@ -12,10 +12,10 @@ func cliCases() []clientCase {
 	return []clientCase{
 		{name: "cli/claude-code", prov: anthropic, stream: true, wantGen: "/v1/messages",
 			cmd: "timeout 120 claude -p " + prompt + " --output-format text"},
-		{name: "cli/codex", prov: openAI, stream: true, wantGen: "/responses", wantWS: true, stateOutsideTools: true,
+		{name: "cli/codex", prov: openAI, stream: true, wantGen: "/responses", wantWS: true,
 			cmd: "timeout 120 codex exec --skip-git-repo-check " + prompt},
 		// A server without the WebSocket mode: codex falls back to SSE.
-		{name: "cli/codex-sse", prov: openAI, stream: true, wantGen: "/responses", noWebSocket: true, stateOutsideTools: true,
+		{name: "cli/codex-sse", prov: openAI, stream: true, wantGen: "/responses", noWebSocket: true,
 			cmd: "timeout 120 codex exec --skip-git-repo-check " + prompt},
 		{name: "cli/gemini", prov: gemini, stream: true, wantGen: ":streamGenerateContent",
 			cmd: "timeout 120 gemini --skip-trust -p " + prompt},

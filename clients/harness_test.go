@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -100,10 +101,6 @@ type clientCase struct {
 	// noWebSocket makes the fake refuse WebSocket upgrades; wantWS asserts
 	// the turn ran over the Responses API WebSocket mode.
 	noWebSocket, wantWS bool
-	// stateOutsideTools: the client keeps its files in a home dir awf does
-	// not bind from the host (codex: ~/.codex), so they vanish with the run
-	// and the home scan sees none.
-	stateOutsideTools bool
 	// wantGen is the path suffix of the generation request the fake must see.
 	wantGen string
 }
@@ -188,6 +185,12 @@ func runClient(t *testing.T, c clientCase) *run {
 		fmt.Fprintf(&sh, "echo \"AWF_ENV %s=${%s-<unset>}\"\n", n, n)
 	}
 	fmt.Fprintf(&sh, "%s\necho \"AWF_CLIENT_EXIT=$?\"\n", c.cmd)
+	// What the client stored in its home lives only in the run (tool dirs
+	// are overlays), so the key scan happens inside: the key comes in
+	// reversed, so nothing the client could read holds it.
+	sh.WriteString(`k=; r="$AWF_TEST_KEY_REV"; for ((i=${#r}-1;i>=0;i--)); do k+="${r:i:1}"; done` + "\n")
+	sh.WriteString(`echo "AWF_HOME_FILES=$(find ~ -type f 2>/dev/null | wc -l)"` + "\n")
+	sh.WriteString(`grep -rlF -e "$k" ~ 2>/dev/null | sed 's/^/AWF_KEY_IN_HOME /'; unset k r` + "\n")
 	// The same run then tries a host that is not allowed, through the
 	// proxy as curl uses it and directly (the transparent path).
 	fmt.Fprintf(&sh, "curl -sS -m 10 -o /dev/null -w 'AWF_DENIED proxied connect=%%{http_connect} http=%%{http_code}\\n' https://%s/ 2>&1\n", dUp.Name)
@@ -196,7 +199,7 @@ func runClient(t *testing.T, c clientCase) *run {
 	r.script = sh.String()
 
 	args := []string{"--enable-api-proxy", "--allow-domains", c.prov.host, "--proxy-logs-dir", r.logs,
-		"-v", dir + ":" + dir + ":ro"}
+		"-v", dir + ":" + dir + ":ro", "-e", "AWF_TEST_KEY_REV=" + reverse(r.key)}
 	for _, e := range c.env {
 		args = append(args, "-e", e)
 	}
@@ -228,7 +231,14 @@ func runClient(t *testing.T, c clientCase) *run {
 	}
 	r.code, r.stdout, r.stderr = cmd.ProcessState.ExitCode(), out.String(), errb.String()
 	r.usage = readUsage(filepath.Join(r.logs, "api-proxy-logs", "token-usage.jsonl"))
-	r.homeFiles, r.keyInHome = scanHome(r.key)
+	for _, l := range strings.Split(r.stdout, "\n") {
+		if v, ok := strings.CutPrefix(l, "AWF_HOME_FILES="); ok {
+			r.homeFiles, _ = strconv.Atoi(strings.TrimSpace(v))
+		}
+		if v, ok := strings.CutPrefix(l, "AWF_KEY_IN_HOME "); ok {
+			r.keyInHome = append(r.keyInHome, v)
+		}
+	}
 	access, _ := os.ReadFile(filepath.Join(r.logs, "access.log"))
 	r.access = string(access)
 	t.Cleanup(func() {
@@ -239,44 +249,12 @@ func runClient(t *testing.T, c clientCase) *run {
 	return r
 }
 
-// scanHome reads every file the client left in its (private) home, where
-// the CLIs keep sessions, logs and settings, looking for the real key.
-func scanHome(key string) (files int, hits []string) {
-	filepath.WalkDir("/root", func(p string, d os.DirEntry, err error) error {
-		if err != nil || !d.Type().IsRegular() {
-			return nil
-		}
-		files++
-		if fileContains(p, key) {
-			hits = append(hits, p)
-		}
-		return nil
-	})
-	return files, hits
-}
-
-// fileContains streams the file (the Copilot CLI unpacks ~200 MB into
-// ~/.cache), keeping an overlap so a match across two reads is found.
-func fileContains(path, s string) bool {
-	f, err := os.Open(path)
-	if err != nil {
-		return false
+func reverse(s string) string {
+	b := []byte(s)
+	for i, j := 0, len(b)-1; i < j; i, j = i+1, j-1 {
+		b[i], b[j] = b[j], b[i]
 	}
-	defer f.Close()
-	buf := make([]byte, 0, 1<<20+len(s))
-	for {
-		n, err := f.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if bytes.Contains(buf, []byte(s)) {
-			return true
-		}
-		if err != nil {
-			return false
-		}
-		if keep := len(s) - 1; len(buf) > keep {
-			buf = append(buf[:0], buf[len(buf)-keep:]...)
-		}
-	}
+	return string(b)
 }
 
 // workspace is the command's working dir; the sandbox user (uid 1000)

@@ -11,11 +11,15 @@ import (
 // Mount kinds. Targets are paths inside the sandbox; the runtime builds the
 // sandbox root on a fresh tmpfs and applies the list in order.
 const (
-	KindBind    = "bind"    // Source (host path) -> Target
-	KindTmpfs   = "tmpfs"   // fresh tmpfs at Target
-	KindFile    = "file"    // create Target with Data (parent must be one of our tmpfs)
-	KindMask    = "mask"    // /dev/null over Target, only if Target exists
-	KindOverlay = "overlay" // read-only overlay of Lower (sandbox paths, top first) at Target
+	KindBind  = "bind"  // Source (host path) -> Target
+	KindTmpfs = "tmpfs" // fresh tmpfs at Target
+	KindFile  = "file"  // create Target with Data (parent must be one of our tmpfs)
+	KindMask  = "mask"  // /dev/null over Target, only if Target exists
+	// KindOverlay: a read-only overlay of Lower (sandbox paths, top first)
+	// at Target; or, with Source and Upper, a writable overlay of the host
+	// directory Source whose changes go to Upper (a sandbox path on a
+	// tmpfs) and vanish with the run.
+	KindOverlay = "overlay"
 	KindRemount = "remount" // make Target read-only
 	KindProc    = "proc"    // fresh procfs of the sandbox's PID namespace
 )
@@ -29,6 +33,7 @@ type Mount struct {
 	Optional bool     `json:"optional,omitempty"` // skip when Source is missing
 	Create   bool     `json:"create,omitempty"`   // create Source as a dir owned by the user when missing
 	Lower    []string `json:"lower,omitempty"`
+	Upper    string   `json:"upper,omitempty"`
 	Options  string   `json:"options,omitempty"` // tmpfs data, e.g. "size=64m,mode=1777"
 	NoExec   bool     `json:"noexec,omitempty"`
 	Data     []byte   `json:"data,omitempty"`
@@ -38,6 +43,9 @@ type Mount struct {
 	// file) and apply only when Target's directory exists.
 	Inner bool `json:"inner,omitempty"`
 }
+
+// ToolUpperRoot holds the writable layers of the tool-dir overlays.
+const ToolUpperRoot = "/.awf-rw"
 
 // SystemDirs are bound read-only, as the original binds them into /host.
 var SystemDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/opt", "/sys", "/dev"}
@@ -112,8 +120,14 @@ func buildMounts(in Input, egress netip.Addr) ([]Mount, error) {
 		Mount{Kind: KindTmpfs, Target: home, Options: "mode=0755,size=256m", Owned: true},
 	)
 	if in.HostHome != "" {
-		for _, d := range ToolDirs {
-			layer = append(layer, Mount{Kind: KindBind, Source: path.Join(in.HostHome, d), Target: path.Join(home, d), Optional: true, Create: true})
+		// The tool dirs show the user's real files, but what the agent
+		// writes there stays in the run: bound writable, it could plant
+		// code its owner later runs outside the sandbox (a git hook in
+		// ~/.config, a script in ~/.local/bin, a .pth in site-packages).
+		layer = append(layer, Mount{Kind: KindTmpfs, Target: ToolUpperRoot, Options: "mode=0700"})
+		for i, d := range ToolDirs {
+			layer = append(layer, Mount{Kind: KindOverlay, Source: path.Join(in.HostHome, d), Target: path.Join(home, d),
+				Upper: fmt.Sprintf("%s/%d", ToolUpperRoot, i), Optional: true})
 		}
 	}
 	if in.Workspace != "" {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -95,6 +96,9 @@ func applyMount(root string, m sandbox.Mount, u sandbox.User) error {
 		}
 		return setattr(t, unix.MOUNT_ATTR_RDONLY, false)
 	case sandbox.KindOverlay:
+		if m.Upper != "" {
+			return writableOverlay(root, m, t)
+		}
 		lower := make([]string, len(m.Lower))
 		for i, l := range m.Lower {
 			lower[i] = inRoot(root, l)
@@ -112,6 +116,37 @@ func applyMount(root string, m sandbox.Mount, u sandbox.User) error {
 		return unix.Mount("proc", t, "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
 	}
 	return fmt.Errorf("unknown mount kind %q", m.Kind)
+}
+
+// writableOverlay mounts the host directory m.Source at t with its
+// changes kept in m.Upper, so the host copy is never written.
+func writableOverlay(root string, m sandbox.Mount, t string) error {
+	fi, err := os.Stat(m.Source)
+	if err != nil || !fi.IsDir() {
+		if m.Optional {
+			return nil
+		}
+		return fmt.Errorf("overlay source %s: not a directory", m.Source)
+	}
+	up := inRoot(root, m.Upper)
+	for _, d := range []string{t, up + "/upper", up + "/work"} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	// The upper root takes the lower's owner and mode, so the user can
+	// create files at the top of the directory.
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		os.Chown(up+"/upper", int(st.Uid), int(st.Gid))
+		os.Chmod(up+"/upper", fi.Mode().Perm())
+	}
+	for _, p := range []string{m.Source, up} {
+		if strings.ContainsAny(p, ":,") {
+			return fmt.Errorf("overlay path %q has ':' or ','", p)
+		}
+	}
+	opts := "lowerdir=" + m.Source + ",upperdir=" + up + "/upper,workdir=" + up + "/work"
+	return unix.Mount("overlay", t, "overlay", unix.MS_NOSUID|unix.MS_NODEV, opts)
 }
 
 func bind(root string, m sandbox.Mount, t string, u sandbox.User) error {
