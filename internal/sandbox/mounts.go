@@ -31,7 +31,6 @@ type Mount struct {
 	Target   string   `json:"target"`
 	ReadOnly bool     `json:"readOnly,omitempty"`
 	Optional bool     `json:"optional,omitempty"` // skip when Source is missing
-	Create   bool     `json:"create,omitempty"`   // create Source as a dir owned by the user when missing
 	Lower    []string `json:"lower,omitempty"`
 	Upper    string   `json:"upper,omitempty"`
 	Options  string   `json:"options,omitempty"` // tmpfs data, e.g. "size=64m,mode=1777"

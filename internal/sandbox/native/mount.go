@@ -151,21 +151,14 @@ func writableOverlay(root string, m sandbox.Mount, t string) error {
 
 func bind(root string, m sandbox.Mount, t string, u sandbox.User) error {
 	if m.Inner {
-		if !exists(filepath.Dir(t)) {
+		// A generated file bound over a path on a host-backed mount: only
+		// over a file that is there, so nothing is created on the host.
+		if !exists(t) {
 			return nil
 		}
 		m.Source = inRoot(root, m.Source)
 	}
 	fi, err := os.Lstat(m.Source)
-	if errors.Is(err, os.ErrNotExist) && m.Create && ownedBy(filepath.Dir(m.Source), u.UID) {
-		if err := os.MkdirAll(m.Source, 0o755); err != nil {
-			return err
-		}
-		if err := os.Chown(m.Source, u.UID, u.GID); err != nil {
-			return err
-		}
-		fi, err = os.Lstat(m.Source)
-	}
 	if err != nil {
 		if m.Optional && errors.Is(err, os.ErrNotExist) {
 			return nil
@@ -217,11 +210,4 @@ func setattr(p string, set uint64, recursive bool) error {
 		flags = unix.AT_RECURSIVE
 	}
 	return unix.MountSetattr(unix.AT_FDCWD, p, uint(flags), &unix.MountAttr{Attr_set: set})
-}
-
-// ownedBy guards Create: awf makes a tool dir in a home only when the home
-// belongs to the sandbox user, never a new user-owned dir in someone else's.
-func ownedBy(dir string, uid int) bool {
-	var st unix.Stat_t
-	return unix.Stat(dir, &st) == nil && int(st.Uid) == uid
 }
