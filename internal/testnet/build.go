@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // BuildBinary builds the Go package pkg (a package path or ./dir) as a
@@ -47,4 +49,30 @@ func AWFBinary(t testing.TB) string {
 		t.Fatal(awfBin.err)
 	}
 	return awfBin.path
+}
+
+// Run runs cmd to completion within limit, killing it and failing t past
+// that, and returns its exit code (128+n when signal n ended it).
+func Run(t testing.TB, cmd *exec.Cmd, limit time.Duration) int {
+	t.Helper()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(limit):
+		cmd.Process.Kill()
+		<-done
+		stderr := ""
+		if s, ok := cmd.Stderr.(fmt.Stringer); ok {
+			stderr = s.String()
+		}
+		t.Fatalf("%v did not finish within %v; stderr:\n%s", cmd.Args, limit, stderr)
+	}
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return cmd.ProcessState.ExitCode()
 }

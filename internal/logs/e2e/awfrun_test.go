@@ -32,19 +32,8 @@ func awf(t *testing.T, dir string, env []string, args ...string) result {
 		"SSL_CERT_FILE=" + os.Getenv("SSL_CERT_FILE"), "AWF_RUN_DIR=" + filepath.Join(dir, "no-runs")}, env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(60 * time.Second):
-		cmd.Process.Kill()
-		<-done
-		t.Fatalf("awf %v hung; stderr:\n%s", args, errb.String())
-	}
-	return result{cmd.ProcessState.ExitCode(), out.String(), errb.String()}
+	code := testnet.Run(t, cmd, 60*time.Second)
+	return result{code, out.String(), errb.String()}
 }
 
 // TestAfterRealAWFRun runs the sandbox for real (agent commands that

@@ -6,9 +6,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/awf-dev/awf/internal/testnet"
 )
 
 type result struct {
@@ -44,23 +45,8 @@ func awf(t *testing.T, env []string, args ...string) result {
 	t.Helper()
 	cmd, out, errb := awfCmd(t, env, args...)
 	t0 := time.Now()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(60 * time.Second):
-		cmd.Process.Kill()
-		<-done
-		t.Fatalf("awf %v did not finish\nstderr:\n%s", args, errb)
-	}
-	r := result{code: cmd.ProcessState.ExitCode(), stdout: out.String(), stderr: errb.String(), elapsed: time.Since(t0)}
-	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		r.code = 128 + int(ws.Signal())
-	}
-	return r
+	code := testnet.Run(t, cmd, 60*time.Second)
+	return result{code: code, stdout: out.String(), stderr: errb.String(), elapsed: time.Since(t0)}
 }
 
 // probe is the shell word that runs the probe inside the sandbox.
