@@ -31,6 +31,9 @@ var (
 		netip.MustParsePrefix("100::/64"),     // discard-only
 		netip.MustParsePrefix("2001:10::/28"), // ORCHID
 		netip.MustParsePrefix("fec0::/10"),    // deprecated site-local
+		// Deprecated IPv4-compatible addresses (::a.b.c.d): never valid
+		// destinations, and some stacks would read the IPv4 inside.
+		netip.MustParsePrefix("::/96"),
 	}
 	// NAT64 prefixes embed an IPv4 address that must pass the same checks.
 	nat64Prefixes = []netip.Prefix{

@@ -93,6 +93,7 @@ func TestClassify(t *testing.T) {
 		"172.31.255.255": false, "192.168.1.1": false, "100.64.0.1": false, "fd00::1": false,
 		"::ffff:127.0.0.1": false, "::ffff:10.0.0.1": false, "64:ff9b::a9fe:a9fe": false,
 		"64:ff9b::c633:6401": true, "172.32.0.1": true, "100.128.0.1": true,
+		"::7f00:1": false, "::a9fe:a9fe": false, "::c633:6401": false, // IPv4-compatible (::/96)
 	}
 	for a, want := range cases {
 		if got := destAllowed(netip.MustParseAddr(a), false); got != want {
