@@ -48,17 +48,9 @@ func TestBinarySIGTERMDrainsAndExitsZero(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	got := make(chan string, 1)
-	go func() {
-		resp, err := http.Post("http://127.0.0.1:10000/v1/chat/completions", "application/json", strings.NewReader("{}"))
-		if err != nil {
-			got <- err.Error()
-			return
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		got <- string(b)
-	}()
+	got := inBackground(func() (*http.Response, error) {
+		return http.Post("http://127.0.0.1:10000/v1/chat/completions", "application/json", strings.NewReader("{}"))
+	})
 	time.Sleep(150 * time.Millisecond)
 	cmd.Process.Signal(syscall.SIGTERM)
 	if b := <-got; b != `{"ok":true}` {

@@ -230,3 +230,19 @@ func mustURL(s string) *url.URL {
 	}
 	return u
 }
+
+// inBackground runs one request and delivers its body (or error text).
+func inBackground(send func() (*http.Response, error)) <-chan string {
+	got := make(chan string, 1)
+	go func() {
+		resp, err := send()
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		got <- string(b)
+	}()
+	return got
+}

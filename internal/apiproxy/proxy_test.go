@@ -425,17 +425,7 @@ func TestShutdownDrainsInFlightRequests(t *testing.T) {
 		<-release
 		io.WriteString(w, "done")
 	}))
-	got := make(chan string, 1)
-	go func() {
-		resp, err := client.Get(r.urls["openai"] + "/v1/slow")
-		if err != nil {
-			got <- err.Error()
-			return
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		got <- string(b)
-	}()
+	got := inBackground(func() (*http.Response, error) { return client.Get(r.urls["openai"] + "/v1/slow") })
 	time.Sleep(200 * time.Millisecond)
 	stopped := make(chan error, 1)
 	go func() { stopped <- r.stop() }()
