@@ -11,7 +11,7 @@ build: $(SO)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o awf ./cmd/awf
 
 # The LD_PRELOAD library is C and is embedded into the Go binary.
-$(SO): $(wildcard oneshot/*.c) $(wildcard oneshot/Makefile)
+$(SO): $(wildcard oneshot/csrc/*.c) oneshot/Makefile oneshot/one-shot-token.sym
 	$(MAKE) -C oneshot
 
 test: $(SO)

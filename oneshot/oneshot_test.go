@@ -5,6 +5,7 @@ package oneshot
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"debug/elf"
 	"fmt"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // defaultNames must match the obfuscated defaults in one-shot-token.c.
@@ -59,7 +61,7 @@ func compile(gcc string) (lib, probe string, err error) {
 	lib = filepath.Join(dir, "one-shot-token.so")
 	probe = filepath.Join(dir, "probe")
 	for _, args := range [][]string{
-		{"-shared", "-fPIC", "-fvisibility=hidden", "-O2", "-s", "-Wl,--version-script=one-shot-token.sym", "-o", lib, "csrc/one-shot-token.c", "-ldl", "-pthread"},
+		{"-shared", "-fPIC", "-fvisibility=hidden", "-O2", "-s", "-Wl,--version-script=one-shot-token.sym", "-o", lib, "csrc/one-shot-token.c", "-pthread"},
 		{"-O1", "-o", probe, "testdata/probe.c", "-pthread"},
 	} {
 		if out, err := exec.Command(gcc, append([]string{"-Wall", "-Werror"}, args...)...).CombinedOutput(); err != nil {
@@ -72,11 +74,17 @@ func compile(gcc string) (lib, probe string, err error) {
 // run starts the probe with exactly env (plus LD_PRELOAD) and parses its facts.
 func run(t *testing.T, lib, probe string, env []string, args ...string) (map[string]string, string) {
 	t.Helper()
-	cmd := exec.Command(probe, args...)
+	ctx, cancel := context.WithTimeout(context.Background(), hangLimit)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, probe, args...)
 	cmd.Env = append([]string{"PATH=/usr/bin:/bin", "LD_PRELOAD=" + lib}, env...)
+	cmd.WaitDelay = time.Second
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
+	if ctx.Err() != nil {
+		t.Fatalf("probe hung (killed after %v)\n%s", hangLimit, stderr.String())
+	}
 	if err != nil {
 		t.Fatalf("probe: %v\n%s", err, stderr.String())
 	}

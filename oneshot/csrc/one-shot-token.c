@@ -14,11 +14,26 @@
  * XOR-obfuscated so `strings` on the library does not list them.
  * AWF_ONE_SHOT_TOKEN_DEBUG=1|true logs names (never values) to stderr.
  *
+ * Allocator safety. Allocators read their settings through getenv while
+ * they initialise (jemalloc: MALLOC_CONF via secure_getenv, holding its
+ * init lock), so this getenv may run before malloc works and must never
+ * call back into it. Hence, on every path:
+ *  - no dlsym: getenv is a plain scan of `environ` (all glibc's does), and
+ *    secure_getenv is that scan unless AT_SECURE. dlsym allocates (dlerror
+ *    state) and takes the loader lock: that deadlocked every jemalloc
+ *    program at start;
+ *  - no malloc/strdup: names live in a static table, token copies in a
+ *    static arena, overflowing into mmap'd pages;
+ *  - no pthread_once and no __thread (TLS of a loaded library may be
+ *    allocated lazily), only a static mutex, which never allocates;
+ *  - no stdio or strto*: /proc/self/stat is read with read(2) and parsed
+ *    by hand.
+ * Static binaries ignore LD_PRELOAD; they are simply not covered.
+ *
  * Limits: programs that read `environ` directly (Node, Go, bash) bypass
  * getenv; the kernel block is wiped only by a process that calls getenv.
  */
 #define _GNU_SOURCE
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -26,31 +41,30 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define API __attribute__((visibility("default")))
 #define MAX_TOKENS 100
 #define MAX_NAME 255
 #define OBF 0x5A
+#define ARENA 16384
 
 extern char **environ;
 
-typedef char *(*getenv_fn)(const char *);
-
-static getenv_fn real_getenv;
-static getenv_fn real_secure_getenv;
-
-static char *names[MAX_TOKENS];
+static char names[MAX_TOKENS][MAX_NAME + 1];
 static char *cache[MAX_TOKENS];
 static unsigned char done[MAX_TOKENS];
 static int ntokens;
 static int debug;
-static volatile int ready;
+static int ready; /* read and written with __atomic builtins */
 static uintptr_t env_lo, env_hi; /* the kernel's environment block */
+static int env_known;
 
-static pthread_once_t once = PTHREAD_ONCE_INIT;
+static char arena[ARENA];
+static size_t arena_used;
+
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static __thread int in_hook __attribute__((tls_model("initial-exec"))); /* set while inside the library: recursion goes straight through */
 
 struct obf {
 	unsigned char len;
@@ -77,21 +91,17 @@ static const struct obf defaults[] = {
 static const char list_var[] = "AWF_ONE_SHOT_TOKENS";
 static const char debug_var[] = "AWF_ONE_SHOT_TOKEN_DEBUG";
 
-/* scan reads environ directly: used before the real getenv is known. */
+/* scan is getenv itself: a walk over environ, allocation-free. */
 static char *scan(const char *name)
 {
 	size_t n = strlen(name);
-	if (!environ)
+	char **e = environ;
+	if (!e || n == 0)
 		return NULL;
-	for (char **e = environ; *e; e++)
+	for (; *e; e++)
 		if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
 			return *e + n + 1;
 	return NULL;
-}
-
-static char *call_getenv(const char *name)
-{
-	return real_getenv ? real_getenv(name) : scan(name);
 }
 
 static void say(const char *a, const char *b, const char *c)
@@ -102,6 +112,25 @@ static void say(const char *a, const char *b, const char *c)
 	for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
 		if (parts[i] && write(2, parts[i], strlen(parts[i])) < 0)
 			return;
+}
+
+/* keep copies s into memory that stays valid for the process's life,
+ * without the allocator: the static arena, else fresh anonymous pages. */
+static char *keep(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *d;
+	if (n <= ARENA - arena_used) {
+		d = arena + arena_used;
+		arena_used += n;
+	} else {
+		void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			return NULL;
+		d = p;
+	}
+	memcpy(d, s, n);
+	return d;
 }
 
 /* env_block finds [env_start, env_end) in /proc/self/stat (fields 50, 51). */
@@ -124,11 +153,11 @@ static void env_block(void)
 	for (int field = 3; field <= 51 && *p; field++) {
 		while (*p == ' ')
 			p++;
-		char *end;
-		unsigned long long x = strtoull(p, &end, 10);
+		unsigned long long x = 0;
+		for (; *p >= '0' && *p <= '9'; p++)
+			x = x * 10 + (unsigned long long)(*p - '0');
 		if (field >= 50)
 			v[field - 50] = x;
-		p = end;
 		while (*p && *p != ' ')
 			p++;
 	}
@@ -145,23 +174,18 @@ static void add_name(const char *s, size_t n)
 	if ((n == sizeof list_var - 1 && memcmp(s, list_var, n) == 0) ||
 	    (n == sizeof debug_var - 1 && memcmp(s, debug_var, n) == 0))
 		return;
-	char *d = malloc(n + 1);
-	if (!d)
-		return;
-	memcpy(d, s, n);
-	d[n] = 0;
-	names[ntokens++] = d;
+	memcpy(names[ntokens], s, n);
+	names[ntokens][n] = 0;
+	ntokens++;
 }
 
+/* init reads the configuration from environ. Called with lock held. */
 static void init(void)
 {
-	real_getenv = (getenv_fn)dlsym(RTLD_NEXT, "getenv");
-	real_secure_getenv = (getenv_fn)dlsym(RTLD_NEXT, "secure_getenv");
-	const char *dbg = call_getenv(debug_var);
+	const char *dbg = scan(debug_var);
 	debug = dbg && (strcmp(dbg, "1") == 0 || strcmp(dbg, "true") == 0);
-	env_block();
 
-	const char *list = call_getenv(list_var);
+	const char *list = scan(list_var);
 	if (list) {
 		const char *p = list;
 		while (*p && ntokens < MAX_TOKENS) {
@@ -191,16 +215,21 @@ static void init(void)
 		}
 	}
 	say("protecting tokens from ", source, NULL);
-	ready = 1;
 }
 
 static void ensure_init(void)
 {
-	in_hook = 1;
-	pthread_once(&once, init);
-	in_hook = 0;
+	if (__atomic_load_n(&ready, __ATOMIC_ACQUIRE))
+		return;
+	pthread_mutex_lock(&lock);
+	if (!ready) {
+		init();
+		__atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&lock);
 }
 
+/* Reading the list early keeps later setenv() calls from changing it. */
 __attribute__((constructor)) static void ctor(void) { ensure_init(); }
 
 static int find(const char *name)
@@ -213,11 +242,16 @@ static int find(const char *name)
 
 /* take removes NAME from the environment and wipes every NAME=... string
  * in the kernel's initial block, so /proc/<pid>/environ stops showing it
- * (also when the program had replaced the variable since it started). */
+ * (also when the program had replaced the variable since it started).
+ * Called with lock held. */
 static void take(const char *name)
 {
 	size_t n = strlen(name);
-	unsetenv(name);
+	unsetenv(name); /* glibc's never allocates */
+	if (!env_known) {
+		env_block();
+		env_known = 1;
+	}
 	int wiped = 0;
 	for (char *p = (char *)env_lo; env_hi && (uintptr_t)p < env_hi;) {
 		size_t len = strnlen(p, env_hi - (uintptr_t)p);
@@ -234,50 +268,38 @@ static void take(const char *name)
 static char *intercept(int idx, const char *name)
 {
 	pthread_mutex_lock(&lock);
-	if (!done[idx]) {
+	char *r;
+	if (done[idx]) {
+		r = cache[idx];
+	} else {
 		int saved = errno;
-		char *v = call_getenv(name);
-		if (v) {
-			cache[idx] = strdup(v);
+		r = scan(name);
+		char *copy = r ? keep(r) : NULL;
+		if (copy) {
+			cache[idx] = r = copy;
 			take(name);
 			say(name, ": read once, cached and removed from the environment", NULL);
-		} else {
+			done[idx] = 1;
+		} else if (!r) {
 			say(name, ": not set", NULL);
-		}
-		done[idx] = 1;
+			done[idx] = 1;
+		} /* else no memory for a copy: leave the variable in place */
 		errno = saved;
 	}
-	char *r = cache[idx];
 	pthread_mutex_unlock(&lock);
 	return r;
 }
 
 API char *getenv(const char *name)
 {
-	if (in_hook)
-		return call_getenv(name);
-	if (!ready)
-		ensure_init();
+	ensure_init();
 	int idx = find(name);
-	if (idx < 0)
-		return call_getenv(name);
-	in_hook = 1;
-	char *r = intercept(idx, name);
-	in_hook = 0;
-	return r;
+	return idx < 0 ? scan(name) : intercept(idx, name);
 }
 
 API char *secure_getenv(const char *name)
 {
-	if (in_hook || getauxval(AT_SECURE))
-		return real_secure_getenv ? real_secure_getenv(name) : (getauxval(AT_SECURE) ? NULL : call_getenv(name));
-	if (!ready)
-		ensure_init();
-	int idx = find(name);
-	if (idx < 0)
-		return real_secure_getenv ? real_secure_getenv(name) : call_getenv(name);
-	in_hook = 1;
-	char *r = intercept(idx, name);
-	in_hook = 0;
-	return r;
+	if (getauxval(AT_SECURE))
+		return NULL;
+	return getenv(name);
 }
