@@ -79,8 +79,9 @@ func DiscoveryFromEnv() Discovery {
 // The running-run contract. A native run (internal/sandbox) has a state
 // dir <RunDir>/<id>/; it writes the directory its egress proxy logs to into
 // the file "logs-dir" (MarkRunning) and its own pid into "pid" ("<pid>" or
-// "<pid> <start time>"). A run is live while that process exists; without a
-// pid file it is taken as live.
+// "<pid> <start time>"). A run is live while its awf holds the state dir's
+// lock (runstate.Alive); a dir without a lock is judged by the pid, and one
+// with neither is taken as live.
 const (
 	RunLogsDirFile = runstate.LogsDirFile
 	RunPIDFile     = runstate.PIDFile
@@ -113,12 +114,11 @@ func (d Discovery) RunningDirs() []Source {
 			continue
 		}
 		state := filepath.Dir(m)
-		pid := 0
-		if pb, err := os.ReadFile(filepath.Join(state, RunPIDFile)); err == nil {
-			var alive bool
-			if pid, alive = runstate.Owner(string(pb)); !alive {
-				continue
-			}
+		// The run's lock decides (valid across PID namespaces); the pid
+		// is only shown.
+		pid, alive := runstate.Alive(state)
+		if !alive {
+			continue
 		}
 		st, err := os.Stat(m)
 		if err != nil {

@@ -1,6 +1,7 @@
 // Package runstate owns the format of a run's state directory
-// (/run/awf/<id>): the owner file that tells a live run from the leftovers
-// of a killed one, and the pointer to the run's live logs. The sandbox
+// (/run/awf/<id>): the lock that tells a live run from the leftovers of a
+// killed one (lock.go), the owner's pid for display, and the pointer to the
+// run's live logs. The sandbox
 // writes it; `awf logs` and the next run read it.
 package runstate
 

@@ -42,6 +42,7 @@ type Sandbox struct {
 	Plan *sandbox.Plan
 	NS   *Netns
 	cg   *Cgroup
+	lock *runstate.Lock // held for the whole run: how others know it lives
 	Log  *slog.Logger
 	// Grace is how long the command gets between SIGTERM and SIGKILL
 	// on timeout or interruption.
@@ -70,6 +71,9 @@ func Prepare(p *sandbox.Plan, log *slog.Logger) (s *Sandbox, err error) {
 	if err := os.MkdirAll(filepath.Join(p.StateDir, "root"), 0o700); err != nil {
 		return nil, fmt.Errorf("%w: state dir: %v", ErrSetup, err)
 	}
+	if s.lock, err = runstate.Hold(p.StateDir); err != nil {
+		return nil, fmt.Errorf("%w: state dir: %v", ErrSetup, err)
+	}
 	if err := os.WriteFile(filepath.Join(p.StateDir, runstate.PIDFile), []byte(runstate.OwnerStamp(os.Getpid())), 0o600); err != nil {
 		return nil, fmt.Errorf("%w: state dir: %v", ErrSetup, err)
 	}
@@ -89,7 +93,8 @@ func Prepare(p *sandbox.Plan, log *slog.Logger) (s *Sandbox, err error) {
 }
 
 // CleanStale removes the state dirs and cgroups of runs whose awf process
-// is gone.
+// is gone: whose lock nobody holds. Never by pid: a run started from
+// another PID namespace has a pid that means nothing here.
 func CleanStale(log *slog.Logger) error {
 	ents, err := os.ReadDir(StateRoot)
 	if errors.Is(err, os.ErrNotExist) {
@@ -100,17 +105,24 @@ func CleanStale(log *slog.Logger) error {
 	}
 	var errs []error
 	for _, e := range ents {
-		dir := filepath.Join(StateRoot, e.Name())
-		b, err := os.ReadFile(filepath.Join(dir, runstate.PIDFile))
-		if err == nil {
-			if _, alive := runstate.Owner(string(b)); alive {
-				continue // still running
-			}
-		} else if info, ierr := e.Info(); ierr == nil && time.Since(info.ModTime()) < 10*time.Second {
-			continue // being created right now
+		if !e.IsDir() {
+			continue
 		}
+		dir := filepath.Join(StateRoot, e.Name())
+		live, lock := runstate.Claim(dir)
+		if live == runstate.Live {
+			continue
+		}
+		if live == runstate.Unknown {
+			if info, err := e.Info(); err != nil || time.Since(info.ModTime()) < runstate.Young {
+				continue // no lock yet: being created right now
+			}
+		}
+		// Dead (its lock now ours), or an old dir without a lock: a
+		// run that died before taking it, or one from an older awf.
 		log.Info("removing leftovers of a dead run", "id", e.Name())
 		errs = append(errs, removeCgroupsOf(e.Name()), os.RemoveAll(dir))
+		lock.Close()
 	}
 	return errors.Join(errs...)
 }
@@ -127,6 +139,7 @@ func (s *Sandbox) Close() error {
 		errs = append(errs, s.cg.Remove())
 	}
 	errs = append(errs, os.RemoveAll(s.Plan.StateDir))
+	s.lock.Close()
 	return errors.Join(errs...)
 }
 
