@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/awf-dev/awf/internal/guards"
 )
 
 // Config is the sidecar's whole configuration. FromEnv builds it from the
@@ -24,6 +26,7 @@ type Config struct {
 	TokenLogDir string   // token-usage.jsonl directory ("" = no token log)
 
 	RateLimit RateLimitConfig
+	Guards    guards.Config // AWF_MAX_AI_CREDITS, AWF_MAX_RUNS, AWF_ALLOWED_MODELS, ... (internal/guards)
 
 	ShutdownTimeout time.Duration // how long SIGTERM waits for in-flight requests
 
@@ -120,6 +123,9 @@ func FromEnv(getenv func(string) string) *Config {
 		RPH:     positive(getenv("AWF_RATE_LIMIT_RPH"), DefaultRPH),
 		BytesPM: positive(getenv("AWF_RATE_LIMIT_BYTES_PM"), DefaultBytesPM),
 	}
+	var gw []string
+	c.Guards, gw = guards.FromEnv(getenv)
+	c.Warnings = append(c.Warnings, gw...)
 	return c
 }
 

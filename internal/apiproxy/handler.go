@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/awf-dev/awf/internal/guards"
 	"github.com/awf-dev/awf/internal/usage"
 )
 
@@ -29,6 +30,9 @@ type reqState struct {
 	start    time.Time
 	body     *requestBody
 	upstream string
+
+	ticket *guards.Ticket // admitted by the guards; settled in finish
+	model  string         // the model the request named, for pricing
 
 	once      sync.Once
 	status    int
@@ -111,6 +115,9 @@ func (s *Server) providerHandler(p *Provider) http.Handler {
 		s.metrics.activeReqs.Add(1)
 		if s.log.Enabled(r.Context(), slog.LevelDebug) {
 			s.log.Debug("request_start", "request_id", id, "provider", p.Name, "method", sanitize(r.Method), "path", sanitize(r.URL.Path))
+		}
+		if !s.admit(w, r, st) {
+			return
 		}
 		rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
 	})
@@ -265,6 +272,7 @@ func (s *Server) finish(st *reqState, u usage.Usage) {
 			slog.String("path", sanitize(st.path)), slog.Int("status", st.status), slog.Int64("duration_ms", d.Milliseconds()),
 			slog.Int64("request_bytes", reqBytes), slog.Int64("response_bytes", st.respBytes), slog.String("upstream_host", st.upstream))
 		if !u.Found {
+			s.settle(st, u, nil)
 			return
 		}
 		pm.inTokens.Add(float64(u.InputTokens))
@@ -282,6 +290,7 @@ func (s *Server) finish(st *reqState, u usage.Usage) {
 		if st.status == http.StatusSwitchingProtocols {
 			rec.Transport = "websocket"
 		}
+		s.settle(st, u, &rec)
 		s.log.Info("token_usage", "request_id", st.id, "provider", name, "model", rec.Model,
 			"input_tokens", rec.InputTokens, "output_tokens", rec.OutputTokens,
 			"cache_read_tokens", rec.CacheReadTokens, "cache_write_tokens", rec.CacheWriteTokens)

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/awf-dev/awf/internal/guards"
 	"github.com/awf-dev/awf/internal/usage"
 )
 
@@ -31,6 +32,8 @@ type Server struct {
 	pmetrics  map[string]*providerMetrics
 	tokens    *usage.Log
 	handlers  map[string]http.Handler
+	guards    *guards.Guards // budgets, turn limits, model policy (guard.go)
+	catalogs  catalogs
 
 	mu      sync.Mutex
 	servers []*http.Server
@@ -43,6 +46,8 @@ func New(cfg *Config, log *slog.Logger) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: log, metrics: newMetrics(), limiters: map[string]*limiter{}, handlers: map[string]http.Handler{}, pmetrics: map[string]*providerMetrics{}}
 	s.transport = newTransport(cfg)
+	s.guards = guards.New(cfg.Guards)
+	s.guards.OnFirstBlock(s.writeGuardState)
 	if cfg.TokenLogDir != "" {
 		tl, err := usage.OpenLog(cfg.TokenLogDir)
 		if err != nil {
@@ -187,6 +192,7 @@ func (s *Server) shutdown() {
 	if s.tokens != nil {
 		s.tokens.Close()
 	}
+	s.writeGuardState()
 }
 
 // proxyFor builds the reverse proxy of one provider.

@@ -214,7 +214,7 @@ func fixtures() []fixture {
 	oa := counts{in: 1117, out: 258, cacheRead: 1024, thoughts: 64}
 	an := counts{in: 472, out: 315, cacheRead: 20480, cacheWrite: 1536}
 	ge := counts{in: 905, out: 211, cacheRead: 512, thoughts: 977}
-	openAIWant := Usage{Found: true, InputTokens: oa.in, OutputTokens: oa.out, CacheReadTokens: oa.cacheRead}
+	openAIWant := Usage{Found: true, InputTokens: oa.in, OutputTokens: oa.out, CacheReadTokens: oa.cacheRead, ReasoningTokens: oa.thoughts}
 	anWant := Usage{Found: true, InputTokens: an.in, OutputTokens: an.out, CacheReadTokens: an.cacheRead, CacheWriteTokens: an.cacheWrite}
 	geWant := Usage{Found: true, InputTokens: ge.in, OutputTokens: ge.out + ge.thoughts, CacheReadTokens: ge.cacheRead}
 	with := func(u Usage, model string) Usage { u.Model = model; return u }

@@ -30,6 +30,21 @@ type Record struct {
 	DurationMs       int64  `json:"duration_ms"`
 	ResponseBytes    int64  `json:"response_bytes"`
 	Transport        string `json:"transport,omitempty"` // "websocket" for WS
+	Budget
+}
+
+// Budget is what the api-proxy's guards booked for one response; present
+// only when the respective guard is active (effective tokens) or the
+// response was priced (AI credits), as the original's optional fields.
+type Budget struct {
+	EffectiveTokensThisResponse *float64 `json:"effective_tokens_this_response,omitempty"`
+	EffectiveTokensTotal        *float64 `json:"effective_tokens_total,omitempty"`
+	ModelMultiplier             *float64 `json:"model_multiplier,omitempty"`
+	AICreditsThisResponse       *float64 `json:"ai_credits_this_response,omitempty"`
+	AICreditsTotal              *float64 `json:"ai_credits_total,omitempty"`
+	AICreditsPricingSource      string   `json:"ai_credits_pricing_source,omitempty"`
+	AICreditsFallbackPricing    *bool    `json:"ai_credits_fallback_pricing_used,omitempty"`
+	AICreditsDynamicSelector    string   `json:"ai_credits_dynamic_selector,omitempty"`
 }
 
 // NewRecord fills a Record from a tracker result; the caller sets the rest.

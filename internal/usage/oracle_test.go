@@ -20,10 +20,13 @@ type tokenCounts struct {
 	PromptDetails    *cachedDetails `json:"prompt_tokens_details"`
 	InputDetails     *cachedDetails `json:"input_tokens_details"`
 	RealtimeDetails  *cachedDetails `json:"input_token_details"`
+	CompletionDets   *cachedDetails `json:"completion_tokens_details"`
+	OutputDets       *cachedDetails `json:"output_tokens_details"`
 }
 
 type cachedDetails struct {
-	CachedTokens *int64 `json:"cached_tokens"`
+	CachedTokens    *int64 `json:"cached_tokens"`
+	ReasoningTokens *int64 `json:"reasoning_tokens"`
 }
 
 type geminiCounts struct {
@@ -114,6 +117,7 @@ func (a *stdAccum) applyCounts(c *tokenCounts) {
 	a.set(&a.u.OutputTokens, stdFirst(c.OutputTokens, c.CompletionTokens))
 	a.set(&a.u.CacheReadTokens, stdFirst(c.CacheRead, stdCached(c.PromptDetails), stdCached(c.InputDetails), stdCached(c.RealtimeDetails)))
 	a.set(&a.u.CacheWriteTokens, c.CacheCreation)
+	a.set(&a.u.ReasoningTokens, stdFirst(stdReasoning(c.CompletionDets), stdReasoning(c.OutputDets)))
 }
 
 func (a *stdAccum) applyGemini(g *geminiCounts) {
@@ -164,4 +168,11 @@ func stdSum(vs ...*int64) *int64 {
 		return nil
 	}
 	return &total
+}
+
+func stdReasoning(d *cachedDetails) *int64 {
+	if d == nil {
+		return nil
+	}
+	return d.ReasoningTokens
 }

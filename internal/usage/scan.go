@@ -26,8 +26,9 @@ type optInt struct {
 }
 
 type wireDetails struct {
-	has    bool
-	cached optInt
+	has       bool
+	cached    optInt
+	reasoning optInt
 }
 
 type wireCounts struct {
@@ -35,6 +36,7 @@ type wireCounts struct {
 	input, output, prompt, completion   optInt
 	cacheCreation, cacheRead            optInt
 	promptDetails, inputDetails, rtDets wireDetails
+	completionDetails, outputDetails    wireDetails // reasoning_tokens
 }
 
 type wireGemini struct {
@@ -69,6 +71,9 @@ var (
 	kInputDetails         = []byte("input_tokens_details")
 	kRealtimeDetails      = []byte("input_token_details")
 	kCached               = []byte("cached_tokens")
+	kReasoning            = []byte("reasoning_tokens")
+	kCompletionDetails    = []byte("completion_tokens_details")
+	kOutputDetails        = []byte("output_tokens_details")
 	kGPrompt              = []byte("promptTokenCount")
 	kGToolPrompt          = []byte("toolUsePromptTokenCount")
 	kGCandidates          = []byte("candidatesTokenCount")
@@ -344,6 +349,10 @@ func countsField(s *scanner, c *wireCounts, key []byte) bool {
 		return objectPtr(s, &c.inputDetails, &c.inputDetails.has, detailsField)
 	case is(key, kRealtimeDetails):
 		return objectPtr(s, &c.rtDets, &c.rtDets.has, detailsField)
+	case is(key, kCompletionDetails):
+		return objectPtr(s, &c.completionDetails, &c.completionDetails.has, detailsField)
+	case is(key, kOutputDetails):
+		return objectPtr(s, &c.outputDetails, &c.outputDetails.has, detailsField)
 	}
 	return s.skip()
 }
@@ -351,6 +360,9 @@ func countsField(s *scanner, c *wireCounts, key []byte) bool {
 func detailsField(s *scanner, d *wireDetails, key []byte) bool {
 	if is(key, kCached) {
 		return s.intField(&d.cached)
+	}
+	if is(key, kReasoning) {
+		return s.intField(&d.reasoning)
 	}
 	return s.skip()
 }

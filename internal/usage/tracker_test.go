@@ -494,7 +494,7 @@ func TestProviderVariants(t *testing.T) {
 		{"responses incomplete", sse(
 			`{"type":"response.created","sequence_number":0,"response":{"id":"resp_1","model":"o3-2025-04-16","status":"in_progress","usage":null}}`,
 			`{"type":"response.incomplete","sequence_number":9,"response":{"id":"resp_1","model":"o3-2025-04-16","status":"incomplete","incomplete_details":{"reason":"max_output_tokens"},"usage":{"input_tokens":50,"input_tokens_details":{"cached_tokens":0},"output_tokens":16,"output_tokens_details":{"reasoning_tokens":16},"total_tokens":66}}}`),
-			Usage{Found: true, Model: "o3-2025-04-16", InputTokens: 50, OutputTokens: 16}},
+			Usage{Found: true, Model: "o3-2025-04-16", InputTokens: 50, OutputTokens: 16, ReasoningTokens: 16}},
 		{"gemini tool-use prompt tokens", sse(
 			`{"candidates":[{"content":{"parts":[{"functionCall":{"name":"f","args":{}}}],"role":"model"},"finishReason":"STOP"}],"usageMetadata":{"promptTokenCount":120,"candidatesTokenCount":15,"totalTokenCount":180,"toolUsePromptTokenCount":30,"thoughtsTokenCount":15},"modelVersion":"gemini-2.5-flash"}`),
 			Usage{Found: true, Model: "gemini-2.5-flash", InputTokens: 150, OutputTokens: 30}},

@@ -12,6 +12,10 @@ type Usage struct {
 	OutputTokens     int64
 	CacheReadTokens  int64
 	CacheWriteTokens int64
+	// ReasoningTokens is the part of OutputTokens spent reasoning (OpenAI
+	// completion/output_tokens_details), which the effective-token budget
+	// weighs again. Gemini's thoughts are already in OutputTokens.
+	ReasoningTokens int64
 }
 
 // accum merges the events of one response.
@@ -106,6 +110,7 @@ func (a *accum) apply(ev *wireEvent) {
 			a.u.OutputTokens = a.pick(a.u.OutputTokens, first(c.output, c.completion))
 			a.u.CacheReadTokens = a.pick(a.u.CacheReadTokens, first(c.cacheRead, cached(c.promptDetails), cached(c.inputDetails), cached(c.rtDets)))
 			a.u.CacheWriteTokens = a.pick(a.u.CacheWriteTokens, c.cacheCreation)
+			a.u.ReasoningTokens = a.pick(a.u.ReasoningTokens, first(reasoning(c.completionDetails), reasoning(c.outputDetails)))
 		}
 		if g := &e.gemini; g.has {
 			// Tool-use prompt tokens are billed as input and are not part
@@ -160,6 +165,13 @@ func cached(d wireDetails) optInt {
 		return optInt{}
 	}
 	return d.cached
+}
+
+func reasoning(d wireDetails) optInt {
+	if !d.has {
+		return optInt{}
+	}
+	return d.reasoning
 }
 
 // sum adds the present, non-negative values; absent when none is.

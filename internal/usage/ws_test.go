@@ -124,7 +124,7 @@ func wsStream(msgs []string, o wsOpts) []byte {
 func TestWSTracker(t *testing.T) {
 	c := counts{in: 21873, out: 1402, cacheRead: 19968, thoughts: 640}
 	msgs := responsesEvents("gpt-5-codex", c, textPieces(3, 60))
-	want := Usage{Found: true, Model: "gpt-5-codex", InputTokens: c.in, OutputTokens: c.out, CacheReadTokens: c.cacheRead}
+	want := Usage{Found: true, Model: "gpt-5-codex", InputTokens: c.in, OutputTokens: c.out, CacheReadTokens: c.cacheRead, ReasoningTokens: c.thoughts}
 	opts := map[string]wsOpts{
 		"plain":                  {},
 		"masked":                 {mask: true},

@@ -1,0 +1,253 @@
+package apiproxy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/awf-dev/awf/internal/guards"
+	"github.com/awf-dev/awf/internal/usage"
+)
+
+// GuardStateFile is written next to token-usage.jsonl: the run's spend
+// against each budget and the guard that stopped it, for `awf logs`.
+const GuardStateFile = "guards.json"
+
+// admit runs the guards on a request before it goes upstream. It reads the
+// body only when a guard needs the model (or the body is to be rewritten:
+// aliases, steering); otherwise the body keeps streaming. On refusal it
+// answers the agent and returns false.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, st *reqState) bool {
+	gc := s.guards.Config()
+	req := guards.Request{Provider: st.p.Name, Method: r.Method, Path: r.URL.Path, WebSocket: r.Header.Get("Upgrade") != ""}
+	hasBody := r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch
+	switch {
+	case req.WebSocket:
+		req.Model = guards.ModelFromQuery(r.URL.RawQuery)
+	case gc.NeedsModel() && hasBody && st.body != nil:
+		body, err := io.ReadAll(st.body)
+		if err != nil {
+			if errors.Is(err, errBodyTooLarge) {
+				st.status = http.StatusRequestEntityTooLarge
+				writeJSON(w, st.status, errorBody("Payload Too Large", "Request body exceeds 10 MB limit"))
+			} else {
+				st.status = 499 // the agent went away mid-body
+			}
+			s.finish(st, usage.Usage{})
+			return false
+		}
+		body = s.transformBody(r, st, body)
+		req.Model = guards.ModelFromBody(body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		r.Header.Set("Content-Length", strconv.Itoa(len(body)))
+		r.Header.Del("Transfer-Encoding")
+		r.TransferEncoding = nil
+		// request_bytes is what went upstream, as the original logs it.
+		st.body = &requestBody{rc: r.Body, limit: MaxBodyBytes}
+		r.Body = st.body
+	}
+	if req.Model == "" && st.p.Name == "gemini" {
+		req.Model = guards.GeminiPathModel(r.URL.Path)
+		if req.Model != "" && gc.NeedsModel() {
+			if m := s.resolveAlias(r.Context(), st, req.Model); m != "" {
+				r.URL.Path = guards.ReplaceGeminiPathModel(r.URL.Path, m)
+				r.URL.RawPath = ""
+				req.Model = m
+			}
+		}
+	}
+	t, d := s.guards.Admit(req)
+	if d.Allow {
+		st.ticket, st.model = t, req.Model
+		return true
+	}
+	s.log.Warn(d.Rule, append([]any{"request_id", st.id, "provider", st.p.Name}, d.Fields...)...)
+	st.status = d.Status
+	writeJSON(w, d.Status, d.Body)
+	s.finish(st, usage.Usage{})
+	return false
+}
+
+// transformBody applies alias rewriting and steering to a buffered body,
+// as the original's transform pipeline does before its guards run.
+func (s *Server) transformBody(r *http.Request, st *reqState, body []byte) []byte {
+	if len(s.guards.Config().Aliases) > 0 {
+		if m := guards.ModelFromBody(body); m != "" {
+			if to := s.resolveAlias(r.Context(), st, m); to != "" && to != m {
+				if nb, ok := guards.ReplaceModel(body, to); ok {
+					body = nb
+				}
+			}
+		}
+	}
+	if r.Method == http.MethodPost || r.Method == http.MethodPut {
+		for _, sm := range s.guards.PopSteering() {
+			if nb, ok := guards.InjectSteering(body, st.p.Name, sm.Message); ok {
+				body = nb
+				s.log.Info(sm.Kind+"_steering", "request_id", st.id, "provider", st.p.Name, "message", sm.Message)
+			}
+		}
+	}
+	return body
+}
+
+// resolveAlias maps a requested model through apiProxy.models against the
+// provider's catalogue; "" when it stays as sent. A miss refreshes the
+// catalogue once (a model may have appeared), as the original does.
+func (s *Server) resolveAlias(ctx context.Context, st *reqState, model string) string {
+	gc := s.guards.Config()
+	if len(gc.Aliases) == 0 {
+		return ""
+	}
+	res, ok := gc.ResolveModel(model, st.p.Name, s.catalogs.get(ctx, s, st.p, false))
+	if !ok {
+		res, ok = gc.ResolveModel(model, st.p.Name, s.catalogs.get(ctx, s, st.p, true))
+	}
+	if !ok {
+		return ""
+	}
+	s.log.Info("model_resolution", "request_id", st.id, "provider", st.p.Name, "requested_model", sanitize(model),
+		"resolved_model", sanitize(res.Model), "resolution_log", res.Log)
+	if res.Model != model {
+		s.log.Info("model_rewrite", "request_id", st.id, "provider", st.p.Name, "original_model", sanitize(model), "rewritten_model", sanitize(res.Model))
+	}
+	return res.Model
+}
+
+// settle books a finished request and fills its record's budget fields.
+func (s *Server) settle(st *reqState, u usage.Usage, rec *usage.Record) {
+	b := s.guards.Settle(st.ticket, st.status, u)
+	if rec == nil {
+		return
+	}
+	if b.HasEffective {
+		rec.EffectiveTokensThisResponse, rec.EffectiveTokensTotal, rec.ModelMultiplier = &b.EffectiveThis, &b.EffectiveTotal, &b.Multiplier
+	}
+	if b.HasCredits {
+		rec.AICreditsThisResponse, rec.AICreditsTotal = &b.CreditsThis, &b.CreditsTotal
+		rec.AICreditsPricingSource, rec.AICreditsFallbackPricing, rec.AICreditsDynamicSelector = b.PricingSource, &b.FallbackPricing, b.DynamicSelector
+		if s.guards.UnknownModel(b, rec.Model) {
+			s.log.Warn("unknown_model_ai_credits_pricing", "model", sanitize(rec.Model), "pricing_source", b.PricingSource)
+		}
+		if s.guards.Config().MaxAICredits > 0 {
+			s.log.Info("token_budget_usage", "request_id", st.id, "provider", st.p.Name, "model", rec.Model,
+				"ai_credits_this_response", b.CreditsThis, "ai_credits_total", b.CreditsTotal, "pricing_source", b.PricingSource)
+		}
+	}
+	for _, th := range b.Crossed {
+		s.log.Info("effective_tokens_threshold", "request_id", st.id, "threshold", th, "total_effective_tokens", b.EffectiveTotal,
+			"max_effective_tokens", s.guards.Config().MaxEffectiveTokens)
+	}
+}
+
+// GuardSnapshot is the run's spend against each budget so far.
+func (s *Server) GuardSnapshot() guards.Snapshot { return s.guards.Snapshot() }
+
+// writeGuardState persists the snapshot atomically next to the token log.
+func (s *Server) writeGuardState() {
+	if s.cfg.TokenLogDir == "" {
+		return
+	}
+	b, err := json.MarshalIndent(s.guards.Snapshot(), "", "  ")
+	if err != nil {
+		return
+	}
+	p := filepath.Join(s.cfg.TokenLogDir, GuardStateFile)
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err == nil {
+		os.Rename(tmp, p)
+	}
+}
+
+// catalogs caches each provider's model list for alias resolution.
+type catalogs struct {
+	mu sync.Mutex
+	m  map[string]*catalogEntry
+}
+
+type catalogEntry struct {
+	models []string
+	at     time.Time
+}
+
+// listPaths are where each provider lists its models.
+var listPaths = map[string]string{"openai": "/v1/models", "anthropic": "/v1/models", "copilot": "/models", "gemini": "/v1beta/models"}
+
+// get returns p's catalogue, fetched once (refresh: again, at most every
+// 30 s). A failed fetch yields nil: aliases then resolve to nothing and
+// the request goes as sent.
+func (c *catalogs) get(ctx context.Context, s *Server, p *Provider, refresh bool) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]*catalogEntry{}
+	}
+	e := c.m[p.Name]
+	if e != nil && (!refresh || time.Since(e.at) < 30*time.Second) {
+		return e.models
+	}
+	models := s.fetchCatalog(ctx, p)
+	if e != nil && models == nil {
+		models = e.models // a failed refresh keeps the last good list
+	}
+	c.m[p.Name] = &catalogEntry{models: models, at: time.Now()}
+	return models
+}
+
+func (s *Server) fetchCatalog(ctx context.Context, p *Provider) []string {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	target := s.cfg.Targets[p.Name]
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+target+s.cfg.BasePaths[p.Name]+listPaths[p.Name], nil)
+	if err != nil {
+		return nil
+	}
+	p.inject(req.Header, s.cfg.Keys[p.Name])
+	resp, err := s.transport.RoundTrip(req)
+	if err != nil {
+		s.log.Warn("model_catalog_error", "provider", p.Name, "error", sanitize(redact(err.Error(), s.secrets())))
+		return nil
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		s.log.Warn("model_catalog_error", "provider", p.Name, "status", resp.StatusCode)
+		return nil
+	}
+	var list struct {
+		Data []struct {
+			ID   string `json:"id"`
+			Name string `json:"name"`
+		} `json:"data"`
+		Models []struct {
+			Name string `json:"name"`
+		} `json:"models"`
+	}
+	if json.NewDecoder(io.LimitReader(resp.Body, 8<<20)).Decode(&list) != nil {
+		return nil
+	}
+	var out []string
+	for _, m := range list.Data {
+		if m.ID != "" {
+			out = append(out, m.ID)
+		} else if m.Name != "" {
+			out = append(out, m.Name)
+		}
+	}
+	for _, m := range list.Models {
+		if m.Name != "" {
+			out = append(out, strings.TrimPrefix(m.Name, "models/"))
+		}
+	}
+	s.log.Info("model_catalog", "provider", p.Name, "models", len(out))
+	return out
+}
