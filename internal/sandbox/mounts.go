@@ -157,6 +157,12 @@ func buildMounts(in Input, egress netip.Addr) ([]Mount, error) {
 	if hosts == "" {
 		hosts = "127.0.0.1\tlocalhost\n"
 	}
+	if len(in.NetExtra.Hosts) > 0 {
+		if !strings.HasSuffix(hosts, "\n") {
+			hosts += "\n"
+		}
+		hosts += strings.Join(in.NetExtra.Hosts, "\n") + "\n"
+	}
 	claude := in.ClaudeKey
 	if claude == "" {
 		claude = "sk-ant-placeholder-key-for-credential-isolation"

@@ -29,6 +29,8 @@ type Network struct {
 	Rules              Ruleset    `json:"rules"`
 	ExplicitProxyURL   string     `json:"explicitProxyURL"`
 	ServiceAddrsOnLoop []string   `json:"serviceAddrsOnLoopback"`
+	// Extra is what host access and the CLI proxy add.
+	Extra NetExtra `json:"extra,omitzero"`
 }
 
 // User is the identity the command runs as.
@@ -84,6 +86,8 @@ type Input struct {
 
 	EgressIP, APIProxyIP netip.Addr
 	APIProxy             bool
+	// NetExtra: more addresses, rules and hosts lines (host access, CLI proxy).
+	NetExtra NetExtra
 
 	HostsFile string // generated /etc/hosts
 	ClaudeKey string // placeholder printed by get-claude-key.sh
@@ -190,6 +194,13 @@ func Build(in Input) (*Plan, error) {
 	if in.APIProxy {
 		net.ServiceAddrsOnLoop = append(net.ServiceAddrsOnLoop, ap.String()+"/32")
 	}
+	for _, a := range in.NetExtra.Loopback {
+		if !a.Is4() || a.IsLoopback() || a == eg || a == ap {
+			return nil, fmt.Errorf("sandbox: extra address %s must be a distinct non-loopback IPv4 address", a)
+		}
+		net.ServiceAddrsOnLoop = append(net.ServiceAddrsOnLoop, a.String()+"/32")
+	}
+	net.Extra = in.NetExtra
 	net.Rules = BuildRuleset(net)
 
 	mounts, err := buildMounts(in, eg)

@@ -10,22 +10,54 @@ import (
 // it to netlink messages; Render prints the same thing as nft text for the
 // audit artifact. Evaluation order:
 //
-//	nat output:    daddr in NATSkip -> return; each Redirect -> dnat
+//	nat output:    each PreRedirect -> dnat; daddr in NATSkip -> return;
+//	               each Redirect -> dnat
 //	filter output: ct established,related -> accept; each Accept -> accept;
 //	               tcp -> reject with tcp reset; anything else -> reject
 //	               (icmpx port-unreachable), IPv6 included.
 type Ruleset struct {
-	Table     string         `json:"table"`
-	NATSkip   []netip.Prefix `json:"natSkip"`
+	Table string `json:"table"`
+	// PreRedirects come first: address-specific redirects (host access)
+	// that the generic port redirects must not shadow.
+	PreRedirects []Redirect     `json:"preRedirects,omitempty"`
+	NATSkip      []netip.Prefix `json:"natSkip"`
 	Redirects []Redirect     `json:"redirects"`
 	Accepts   []Accept       `json:"accepts"`
 }
 
-// Redirect sends new connections to Proto/Port (any address) to To.
+// Redirect sends new connections to Proto/Port..PortMax (to Dst, or any
+// address when Dst is unset) to To; a To port of 0 keeps the port.
 type Redirect struct {
-	Proto string         `json:"proto"` // "tcp" or "udp"
-	Port  uint16         `json:"port"`
-	To    netip.AddrPort `json:"to"`
+	Proto   string         `json:"proto"` // "tcp" or "udp"
+	Port    uint16         `json:"port"`
+	To      netip.AddrPort `json:"to"`
+	Dst     netip.Prefix   `json:"dst,omitzero"`
+	PortMax uint16         `json:"portMax,omitempty"`
+}
+
+// Ports is the redirect's port range.
+func (r Redirect) Ports() (uint16, uint16) { return r.Port, max(r.Port, r.PortMax) }
+
+// NetExtra are additions to the network that other packages plan (host
+// access, the CLI proxy): more addresses on lo, redirects evaluated before
+// the generic ones, addresses exempt from those, accepted destinations and
+// /etc/hosts lines.
+type NetExtra struct {
+	Loopback     []netip.Addr   `json:"loopback,omitempty"`
+	PreRedirects []Redirect     `json:"preRedirects,omitempty"`
+	Skip         []netip.Prefix `json:"skip,omitempty"`
+	Accepts      []Accept       `json:"accepts,omitempty"`
+	Hosts        []string       `json:"hosts,omitempty"`
+}
+
+// Merge appends o to x.
+func (x NetExtra) Merge(o NetExtra) NetExtra {
+	x.Loopback = append(x.Loopback, o.Loopback...)
+	x.PreRedirects = append(x.PreRedirects, o.PreRedirects...)
+	x.Skip = append(x.Skip, o.Skip...)
+	x.Accepts = append(x.Accepts, o.Accepts...)
+	x.Hosts = append(x.Hosts, o.Hosts...)
+	return x
 }
 
 // Accept lets packets to Dst (and, when Proto is set, ports Min..Max) out.
@@ -49,11 +81,11 @@ func BuildRuleset(n Network) Ruleset {
 		rs.NATSkip = append(rs.NATSkip, netip.PrefixFrom(n.APIProxyIP, 32))
 	}
 	rs.Redirects = []Redirect{
-		{"tcp", 80, netip.AddrPortFrom(eg, n.TransparentHTTP)},
-		{"tcp", 443, netip.AddrPortFrom(eg, n.TransparentTLS)},
+		{Proto: "tcp", Port: 80, To: netip.AddrPortFrom(eg, n.TransparentHTTP)},
+		{Proto: "tcp", Port: 443, To: netip.AddrPortFrom(eg, n.TransparentTLS)},
 		// Any resolver the agent names ends up at the allowlist DNS.
-		{"udp", 53, netip.AddrPortFrom(eg, n.DNSPort)},
-		{"tcp", 53, netip.AddrPortFrom(eg, n.DNSPort)},
+		{Proto: "udp", Port: 53, To: netip.AddrPortFrom(eg, n.DNSPort)},
+		{Proto: "tcp", Port: 53, To: netip.AddrPortFrom(eg, n.DNSPort)},
 	}
 	egp := netip.PrefixFrom(eg, 32)
 	rs.Accepts = []Accept{
@@ -67,6 +99,9 @@ func BuildRuleset(n Network) Ruleset {
 	if n.APIProxy {
 		rs.Accepts = append(rs.Accepts, Accept{Dst: netip.PrefixFrom(n.APIProxyIP, 32), Proto: "tcp", Min: n.APIPortMin, Max: n.APIPortMax})
 	}
+	rs.PreRedirects = append(rs.PreRedirects, n.Extra.PreRedirects...)
+	rs.NATSkip = append(rs.NATSkip, n.Extra.Skip...)
+	rs.Accepts = append(rs.Accepts, n.Extra.Accepts...)
 	return rs
 }
 
@@ -75,11 +110,25 @@ func (rs Ruleset) Render() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "table inet %s {\n", rs.Table)
 	b.WriteString("\tchain nat_output {\n\t\ttype nat hook output priority -100; policy accept;\n")
+	redirect := func(r Redirect) {
+		b.WriteString("\t\tmeta nfproto ipv4 ")
+		if r.Dst.IsValid() {
+			fmt.Fprintf(&b, "ip daddr %s ", r.Dst)
+		}
+		to := r.To.String()
+		if r.To.Port() == 0 {
+			to = r.To.Addr().String()
+		}
+		fmt.Fprintf(&b, "%s dport %s dnat ip to %s\n", r.Proto, portSpec(r.Ports()), to)
+	}
+	for _, r := range rs.PreRedirects {
+		redirect(r)
+	}
 	for _, p := range rs.NATSkip {
 		fmt.Fprintf(&b, "\t\tip daddr %s return\n", p)
 	}
 	for _, r := range rs.Redirects {
-		fmt.Fprintf(&b, "\t\tmeta nfproto ipv4 %s dport %d dnat ip to %s\n", r.Proto, r.Port, r.To)
+		redirect(r)
 	}
 	b.WriteString("\t}\n")
 	b.WriteString("\tchain filter_output {\n\t\ttype filter hook output priority 0; policy accept;\n")

@@ -21,7 +21,7 @@ func applyRuleset(rs sandbox.Ruleset) error {
 	}
 	t := c.AddTable(&nftables.Table{Name: rs.Table, Family: nftables.TableFamilyINet})
 	accept := nftables.ChainPolicyAccept
-	nat := c.AddChain(&nftables.Chain{Name: "nat_output", Table: t, Type: nftables.ChainTypeNAT,
+	natChain := c.AddChain(&nftables.Chain{Name: "nat_output", Table: t, Type: nftables.ChainTypeNAT,
 		Hooknum: nftables.ChainHookOutput, Priority: nftables.ChainPriorityNATDest, Policy: &accept})
 	filter := c.AddChain(&nftables.Chain{Name: "filter_output", Table: t, Type: nftables.ChainTypeFilter,
 		Hooknum: nftables.ChainHookOutput, Priority: nftables.ChainPriorityFilter, Policy: &accept})
@@ -33,16 +33,31 @@ func applyRuleset(rs sandbox.Ruleset) error {
 		}
 		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: all})
 	}
+	redirect := func(r sandbox.Redirect) {
+		to := r.To.Addr().As4()
+		match := [][]expr.Any{ipv4()}
+		if r.Dst.IsValid() {
+			match = append(match, daddr(r.Dst))
+		}
+		match = append(match, l4(r.Proto), dport(r.Ports()))
+		nat := []expr.Any{&expr.Immediate{Register: 1, Data: to[:]}}
+		if r.To.Port() == 0 { // keep the port: address only
+			nat = append(nat, &expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1})
+		} else {
+			nat = append(nat,
+				&expr.Immediate{Register: 2, Data: be16(r.To.Port())},
+				&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, RegProtoMin: 2, Specified: true})
+		}
+		add(natChain, append(match, nat)...)
+	}
+	for _, r := range rs.PreRedirects {
+		redirect(r)
+	}
 	for _, p := range rs.NATSkip {
-		add(nat, ipv4(), daddr(p), verdict(expr.VerdictReturn))
+		add(natChain, ipv4(), daddr(p), verdict(expr.VerdictReturn))
 	}
 	for _, r := range rs.Redirects {
-		to := r.To.Addr().As4()
-		add(nat, ipv4(), l4(r.Proto), dport(r.Port, r.Port), []expr.Any{
-			&expr.Immediate{Register: 1, Data: to[:]},
-			&expr.Immediate{Register: 2, Data: be16(r.To.Port())},
-			&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, RegProtoMin: 2, Specified: true},
-		})
+		redirect(r)
 	}
 	zero := []byte{0, 0, 0, 0}
 	est := make([]byte, 4)
