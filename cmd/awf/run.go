@@ -69,7 +69,6 @@ func runMain(flags *config.Flags, args []string) error {
 		log.Error("awf needs root for namespaces, nftables and cgroups: run it with sudo")
 		return exit(1)
 	}
-	log.Info("Allowed domains: " + strings.Join(c.AllowDomains, ", "))
 	if c.APIProxy.Enabled {
 		k := c.APIProxy.Keys
 		log.Info(fmt.Sprintf("API proxy enabled: OpenAI=%t, Anthropic=%t, Copilot=%t, Gemini=%t",

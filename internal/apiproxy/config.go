@@ -38,6 +38,11 @@ type Config struct {
 	DialProxy func(network, addr string) (net.Conn, error)
 
 	Warnings []string // configuration problems that did not stop start-up
+
+	// Hook, if set, follows each proxied request (hooks.go).
+	Hook RequestHook
+	// ReflectExtra, if set, adds top-level fields to /reflect.
+	ReflectExtra func() map[string]any
 }
 
 // RateLimitConfig holds the per-provider limits.

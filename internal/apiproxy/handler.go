@@ -35,6 +35,7 @@ type reqState struct {
 	model  string         // the model the request named, for pricing
 
 	once      sync.Once
+	end       func(status int, streaming bool, u usage.Usage) // Config.Hook's; nil: none
 	status    int
 	respBytes int64
 	isSSE     bool
@@ -104,6 +105,9 @@ func (s *Server) providerHandler(p *Provider) http.Handler {
 			return
 		}
 		st := &reqState{id: id, p: p, method: r.Method, path: r.URL.Path, start: time.Now(), upstream: s.cfg.Targets[p.Name]}
+		if s.cfg.Hook != nil {
+			st.end = s.cfg.Hook(p.Name, sanitize(r.Method), sanitize(r.URL.Path), id)
+		}
 		if r.Body != nil && r.Body != http.NoBody {
 			st.body = &requestBody{rc: r.Body, limit: MaxBodyBytes}
 			r.Body = st.body
@@ -124,13 +128,15 @@ func (s *Server) providerHandler(p *Provider) http.Handler {
 }
 
 // serveLocal answers the endpoints the proxy owns: /health on every port,
-// /metrics on the management port. Everything else goes upstream.
+// /metrics and /reflect on the management port. Everything else goes upstream.
 func (s *Server) serveLocal(p *Provider, w http.ResponseWriter, r *http.Request) bool {
 	switch {
 	case r.RequestURI == "/health" && p.Port == ManagementPort:
 		writeJSON(w, http.StatusOK, s.health())
 	case (r.URL.Path == "/metrics" && strings.HasPrefix(r.RequestURI, "/metrics")) && p.Port == ManagementPort:
 		s.serveMetrics(w, r)
+	case r.RequestURI == "/reflect" && p.Port == ManagementPort:
+		writeJSON(w, http.StatusOK, s.Reflect())
 	case r.RequestURI == "/health":
 		if !s.cfg.Enabled(p) && p.NoKeyStatus == http.StatusServiceUnavailable {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not_configured", "service": p.HealthService(), "error": p.NoKeyError})
@@ -267,6 +273,9 @@ func (s *Server) finish(st *reqState, u usage.Usage) {
 		pm.reqBytes.Add(float64(reqBytes))
 		pm.respBytes.Add(float64(st.respBytes))
 		pm.duration.Observe(float64(d.Microseconds()) / 1000)
+		if st.end != nil {
+			st.end(st.status, st.streaming(), u)
+		}
 		s.log.LogAttrs(context.Background(), slog.LevelInfo, "request_complete",
 			slog.String("request_id", st.id), slog.String("provider", name), slog.String("method", sanitize(st.method)),
 			slog.String("path", sanitize(st.path)), slog.Int("status", st.status), slog.Int64("duration_ms", d.Milliseconds()),

@@ -25,6 +25,7 @@ import (
 	"github.com/awf-dev/awf/internal/egress"
 	"github.com/awf-dev/awf/internal/helpers"
 	"github.com/awf-dev/awf/internal/logs"
+	"github.com/awf-dev/awf/internal/notices"
 	"github.com/awf-dev/awf/internal/sandbox"
 	"github.com/awf-dev/awf/internal/sandbox/native"
 )
@@ -174,6 +175,9 @@ func Run(ctx context.Context, o Options) (int, error) {
 	}
 	for _, d := range env.Dropped {
 		log.Warn(d.String())
+	}
+	for _, l := range notices.Lines(notices.FromRun(c, env.Agent, plan)) {
+		log.Log(ctx, l.Level, l.Msg)
 	}
 	policy, err := domains.Compile(c.AllowDomains, c.BlockDomains)
 	if err != nil {

@@ -6,21 +6,29 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/awf-dev/awf/internal/config"
+	"github.com/awf-dev/awf/internal/workdir"
 )
 
 // claimWorkDir creates the run's work dir so that nobody else can have
 // prepared it. /tmp is shared with the agents of earlier runs: a directory
 // or symlink planted at a predictable path would steer awf's writes and
-// chmods as root. A generated name gets a random suffix (os.MkdirTemp
-// creates it atomically, 0700); a --work-dir must be new, or a directory
-// that only root can write.
+// chmods as root. A generated name keeps the original's awf-<digits> shape
+// and is created exclusively (workdir.Claim); a --work-dir must be new, or
+// a directory that only root can write.
 func claimWorkDir(c *config.Config) error {
 	if c.WorkDirGenerated {
 		old := c.WorkDir
-		dir, err := os.MkdirTemp(filepath.Dir(old), filepath.Base(old)+"-*")
+		ms, err := strconv.ParseInt(strings.TrimPrefix(filepath.Base(old), "awf-"), 10, 64)
+		if err != nil {
+			ms = time.Now().UnixMilli()
+		}
+		dir, err := workdir.Claim(filepath.Dir(old), ms)
 		if err != nil {
 			return err
 		}
