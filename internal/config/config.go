@@ -7,6 +7,8 @@ package config
 import (
 	"log/slog"
 	"time"
+
+	"github.com/awf-dev/awf/internal/hostaccess"
 )
 
 // Config is everything `awf [options] -- <command...>` was asked to do. It is
@@ -28,6 +30,9 @@ type Config struct {
 
 	APIProxy APIProxy
 	Env      EnvOptions
+	// HostAccess and CLIProxy: host.docker.internal and the agent's gh (hostaccess.go).
+	HostAccess hostaccess.Plan
+	CLIProxy   CLIProxy
 
 	Mounts           []Mount
 	ContainerWorkdir string // "" means the invoking user's home

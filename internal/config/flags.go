@@ -49,6 +49,8 @@ type Flags struct {
 	proxyLogsDir     string
 	auditDir         string
 
+	hostAccess hostAccessFlags // hostaccess.go
+
 	buildLocal, skipPull                bool
 	imageTag, imageRegistry, agentImage string
 
@@ -137,6 +139,8 @@ func Register(fs *pflag.FlagSet) *Flags {
 	fs.StringVar(&f.rateRPH, "rate-limit-rph", "", "Max requests per hour per provider (`n`) (requires --enable-api-proxy)")
 	fs.StringVar(&f.rateBytesPM, "rate-limit-bytes-pm", "", "Max request bytes per minute per provider (`n`) (requires --enable-api-proxy)")
 	fs.BoolVar(&f.noRateLimit, "no-rate-limit", false, "Disable rate limiting in the API proxy (requires --enable-api-proxy)")
+
+	f.hostAccess.register(fs)
 
 	// Logging and debug.
 	fs.StringVar(&f.logLevel, "log-level", "info", "Log `level`: debug, info, warn, error")
@@ -341,6 +345,11 @@ func (f *Flags) Build(args []string, env map[string]string) (*Config, []Warning,
 		return nil, nil, err
 	}
 	c.APIProxy.RateLimit = rl
+	haWarns, err := f.hostAccess.build(sys, c) // hostaccess.go
+	if err != nil {
+		return nil, nil, err
+	}
+	warns = append(warns, haWarns...)
 	if c.APIProxy.Enabled {
 		warns = append(warns, apiProxyNotices(c.APIProxy.Keys, c.Command)...)
 	}
