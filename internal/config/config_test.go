@@ -389,10 +389,40 @@ func TestRedacted(t *testing.T) {
 			t.Errorf("redacted dump contains %q:\n%s", secret, s)
 		}
 	}
-	for _, want := range []string{"PLAIN=hello", "MY_TOKEN=[REDACTED]", "COPY=[REDACTED]", `"anthropic":true`} {
+	// No value at all, secret-looking or not: PLAIN shows as a salted hash.
+	if strings.Contains(s, "hello") {
+		t.Errorf("redacted dump contains a plain -e value:\n%s", s)
+	}
+	for _, want := range []string{"PLAIN=" + HideValue("hello"), "MY_TOKEN=[REDACTED]", "COPY=[REDACTED]", `"anthropic":true`} {
 		if !strings.Contains(s, want) {
 			t.Errorf("redacted dump lacks %q:\n%s", want, s)
 		}
+	}
+}
+
+// TestRedactedHidesEveryEnvValue: a value that names cannot flag
+// (DATABASE_URL with a password) appears nowhere in the dump, not even
+// where the command repeats it; equal values get equal hashes.
+func TestRedactedHidesEveryEnvValue(t *testing.T) {
+	const db = "postgres://u:pass@db/x"
+	argv := []string{"-e", "DATABASE_URL=" + db, "-e", "SAME=" + db, "-e", "OTHER=canary-7f3a9c", "--", "psql " + db + " -c 'select 1'"}
+	c, _, err := build(t, argv, map[string]string{"SUDO_UID": "1001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := json.Marshal(c.Redacted())
+	s := string(out)
+	for _, v := range []string{db, "pass@", "canary-7f3a9c"} {
+		if strings.Contains(s, v) {
+			t.Errorf("dump contains %q:\n%s", v, s)
+		}
+	}
+	h := HideValue(db)
+	if !strings.HasPrefix(h, HashedPrefix) || !strings.Contains(s, "DATABASE_URL="+h) || !strings.Contains(s, "SAME="+h) {
+		t.Errorf("equal values should share the hash %s:\n%s", h, s)
+	}
+	if HideValue("canary-7f3a9c") == h {
+		t.Error("different values, same hash")
 	}
 }
 

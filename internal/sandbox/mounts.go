@@ -138,17 +138,22 @@ func buildMounts(in Input, egress netip.Addr) ([]Mount, error) {
 			layer = append(layer, Mount{Kind: KindBind, Source: ws, Target: ws, Optional: true})
 		}
 	}
+	var volumes []Mount
 	for _, spec := range in.Extra {
 		m, err := ParseVolume(spec)
 		if err != nil {
 			return nil, err
 		}
-		layer = append(layer, m)
+		volumes = append(volumes, m)
 	}
-	// Hide awf's own work dir (configs, logs in flight) wherever it shows.
+	layer = append(layer, volumes...)
+	// Hide awf's own work dir (configs, logs in flight) and every log or
+	// artifact dir, this run's and earlier runs', wherever they show.
+	hide := in.Hide
 	if in.AWFDir != "" {
-		layer = append(layer, Mount{Kind: KindTmpfs, Target: path.Clean(in.AWFDir), Options: "mode=0755,size=1m", NoExec: true, Optional: true})
+		hide = append([]string{in.AWFDir}, hide...)
 	}
+	layer = append(layer, hideMounts(hide, volumes)...)
 	layer = append(layer, Mount{Kind: KindTmpfs, Target: "/.awf", Options: "mode=0755,size=32m"})
 	sort.SliceStable(layer, func(i, j int) bool { return depth(layer[i].Target) < depth(layer[j].Target) })
 

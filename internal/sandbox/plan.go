@@ -80,7 +80,10 @@ type Input struct {
 	Workspace string // bound read-write at the same path
 	Workdir   string // defaults to User.Home
 	AWFDir    string // awf's work dir, hidden from the agent
-	Extra     []string
+	// Hide lists host directories the agent must not see (this run's
+	// and earlier runs' logs and artifacts); each becomes a KindHide.
+	Hide  []string
+	Extra []string
 
 	Env map[string]string
 

@@ -104,7 +104,7 @@ func TestMountLayout(t *testing.T) {
 	}{
 		{KindBind, "/usr", true}, {KindBind, "/dev", true}, {KindBind, "/etc/passwd", true},
 		{KindBind, "/tmp", false}, {KindBind, "/work/ws", false}, {KindBind, "/mnt/data", true},
-		{KindTmpfs, "/home/u", false}, {KindTmpfs, "/tmp/awf-1", false}, {KindTmpfs, "/dev/shm", false},
+		{KindTmpfs, "/home/u", false}, {KindHide, "/tmp/awf-1", false}, {KindTmpfs, "/dev/shm", false},
 		{KindOverlay, "/home/u/.claude", false}, {KindTmpfs, ToolUpperRoot, false}, {KindFile, "/etc/resolv.conf", false}, {KindFile, "/etc/hosts", false},
 		{KindOverlay, "/usr/local/bin", false}, {KindProc, "/proc", false},
 		{KindMask, "/home/u/.ssh/id_rsa", false}, {KindMask, "/home/u/.config/gcloud/credentials.db", false},
@@ -135,7 +135,7 @@ func TestMountLayout(t *testing.T) {
 		{findMount(ms, KindTmpfs, "/etc"), findMount(ms, KindBind, "/etc/ssl")},
 		{findMount(ms, KindTmpfs, "/home/u"), findMount(ms, KindOverlay, "/home/u/.claude")},
 		{findMount(ms, KindTmpfs, ToolUpperRoot), findMount(ms, KindOverlay, "/home/u/.claude")},
-		{findMount(ms, KindBind, "/tmp"), findMount(ms, KindTmpfs, "/tmp/awf-1")},
+		{findMount(ms, KindBind, "/tmp"), findMount(ms, KindHide, "/tmp/awf-1")},
 		{findMount(ms, KindOverlay, "/home/u/.config"), findMount(ms, KindMask, "/home/u/.config/gh/hosts.yml")},
 		{findMount(ms, KindFile, "/.awf/bin/get-claude-key.sh"), findMount(ms, KindOverlay, "/usr/local/bin")},
 	}

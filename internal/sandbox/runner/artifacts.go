@@ -4,10 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/awf-dev/awf/internal/config"
@@ -17,8 +17,9 @@ import (
 )
 
 // writeAudit records what the run enforces: the policy manifest, the
-// firewall (the native counterpart of iptables-audit.txt) and the plan with
-// secret-looking values redacted.
+// firewall (the native counterpart of iptables-audit.txt), the plan and the
+// configuration. No environment value is written (config.HideValue): names
+// cannot tell a secret from a plain value, and artifacts outlive the run.
 func writeAudit(dir string, c *config.Config, p *sandbox.Plan, pol *domains.Policy, log *slog.Logger) {
 	var rules []logs.Rule
 	for _, r := range pol.Rules() {
@@ -31,6 +32,16 @@ func writeAudit(dir string, c *config.Config, p *sandbox.Plan, pol *domains.Poli
 	}
 	red := *p
 	red.Env = config.RedactEnv(p.Env, c.APIProxy.Keys.Values())
+	red.Argv = nil
+	for _, a := range p.Argv {
+		a = config.HideValuesIn(config.RedactSecrets(a), c.SuppliedEnvValues())
+		for _, k := range c.APIProxy.Keys.Values() {
+			if k != "" {
+				a = strings.ReplaceAll(a, k, config.Redacted)
+			}
+		}
+		red.Argv = append(red.Argv, a)
+	}
 	red.Mounts = nil
 	for _, m := range p.Mounts {
 		m.Data = nil // file contents (the preload library) are not audit material
@@ -50,10 +61,13 @@ func writeAudit(dir string, c *config.Config, p *sandbox.Plan, pol *domains.Poli
 // Preserve moves the logs and artifacts out of the work dir, as the
 // original: /tmp/squid-logs-<ts>, /tmp/api-proxy-logs-<ts>,
 // /tmp/awf-audit-<ts> unless a dir flag put them elsewhere; empty dirs are
-// dropped; then the work dir is removed. It returns the kept locations.
-func Preserve(c *config.Config, log *slog.Logger) []string {
+// dropped; then the work dir is removed. The kept dirs are readable by the
+// run's user (group), not by others, and recorded so that later sandboxes
+// hide them. It returns the kept locations.
+func Preserve(c *config.Config, log *slog.Logger) (kept []string) {
 	d := RunDirs(c)
-	var kept []string
+	defer func() { recordArtifacts(kept...) }()
+	chmodTree := func(dir string) { shareTree(dir, runGID(c)) }
 	failed := false
 	move := func(src, dst string, flagged bool) {
 		if empty(src) {
@@ -107,24 +121,4 @@ func empty(dir string) bool {
 	defer f.Close()
 	_, err = f.Readdirnames(1)
 	return errors.Is(err, io.EOF)
-}
-
-// chmodTree makes preserved logs readable (a+rX), as the original. It
-// never follows a symlink: chmod would change the link's target.
-func chmodTree(dir string) {
-	filepath.WalkDir(dir, func(p string, de fs.DirEntry, err error) error {
-		if err != nil || de.Type()&fs.ModeSymlink != 0 {
-			return nil
-		}
-		fi, err := de.Info()
-		if err != nil || !(fi.Mode().IsRegular() || fi.IsDir()) {
-			return nil
-		}
-		mode := fi.Mode().Perm() | 0o444
-		if fi.IsDir() {
-			mode |= 0o111
-		}
-		os.Chmod(p, mode)
-		return nil
-	})
 }

@@ -106,6 +106,7 @@ func BuildPlan(c *config.Config, id string, preload []byte, preflight bool) (*sa
 		Workspace:       ws,
 		Workdir:         c.ContainerWorkdir,
 		AWFDir:          c.WorkDir,
+		Hide:            hiddenDirs(c),
 		Extra:           extra,
 		Env:             res.Agent,
 		APIProxy:        c.APIProxy.Enabled,
@@ -168,6 +169,7 @@ func Run(ctx context.Context, o Options) (int, error) {
 			return 1, err
 		}
 	}
+	recordArtifacts(dirs.Work, dirs.Egress, dirs.Audit)
 	id := fmt.Sprintf("%s-%d", dirs.TS, os.Getpid())
 	plan, env, err := BuildPlan(c, id, o.PreloadLib, o.Preflight)
 	if err != nil {
