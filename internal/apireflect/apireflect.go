@@ -17,6 +17,7 @@ package apireflect
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -116,4 +117,14 @@ func WriteNew(path string, data []byte) error {
 		return err
 	}
 	return f.Close()
+}
+
+// HostsEntry is the sandbox's /etc/hosts line that makes the api-proxy's
+// host name resolve as in the original's Docker network (gh-aw's harness
+// fetches http://api-proxy:10000/reflect); "" when the api-proxy is off.
+func HostsEntry(enabled bool, ip netip.Addr) string {
+	if !enabled || !ip.IsValid() {
+		return ""
+	}
+	return "\n" + ip.String() + "\t" + Host + "\n"
 }

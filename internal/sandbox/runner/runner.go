@@ -20,9 +20,11 @@ import (
 
 	"github.com/awf-dev/awf/internal/agentenv"
 	"github.com/awf-dev/awf/internal/apiproxy"
+	"github.com/awf-dev/awf/internal/apireflect"
 	"github.com/awf-dev/awf/internal/config"
 	"github.com/awf-dev/awf/internal/domains"
 	"github.com/awf-dev/awf/internal/egress"
+	"github.com/awf-dev/awf/internal/ghawout"
 	"github.com/awf-dev/awf/internal/helpers"
 	"github.com/awf-dev/awf/internal/logs"
 	"github.com/awf-dev/awf/internal/notices"
@@ -110,7 +112,7 @@ func BuildPlan(c *config.Config, id string, preload []byte, preflight bool) (*sa
 		Extra:           extra,
 		Env:             res.Agent,
 		APIProxy:        c.APIProxy.Enabled,
-		HostsFile:       string(hosts),
+		HostsFile:       string(hosts) + apireflect.HostsEntry(c.APIProxy.Enabled, sandbox.DefaultAPIProxyIP),
 		ClaudeKeyScript: helpers.GetClaudeKeyScript(),
 		AgentFiles:      agentFiles(res.Agent, c.User.Home),
 
@@ -170,6 +172,8 @@ func Run(ctx context.Context, o Options) (int, error) {
 		}
 	}
 	recordArtifacts(dirs.Work, dirs.Egress, dirs.Audit)
+	out := &ghawout.Outputs{Env: c.HostEnv, ProxyLogsDir: c.ProxyLogsDir, APIProxyDir: dirs.APIProxy, AuditDir: dirs.Audit}
+	out.Begin()
 	id := fmt.Sprintf("%s-%d", dirs.TS, os.Getpid())
 	plan, env, err := BuildPlan(c, id, o.PreloadLib, o.Preflight)
 	if err != nil {
@@ -202,7 +206,7 @@ func Run(ctx context.Context, o Options) (int, error) {
 
 	srvCtx, stopServers := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	stopAll, err := startServices(srvCtx, &wg, o, sb, env, dirs, policy)
+	stopAll, err := startServices(srvCtx, &wg, o, sb, env, dirs, policy, out)
 	if err != nil {
 		stopServers()
 		return 1, err
@@ -215,6 +219,7 @@ func Run(ctx context.Context, o Options) (int, error) {
 	stopServers()
 	stopAll()
 	wg.Wait()
+	out.Finish(log)
 	if runErr != nil {
 		return 1, runErr
 	}
@@ -227,7 +232,7 @@ func Run(ctx context.Context, o Options) (int, error) {
 }
 
 // startServices makes the listeners inside the namespace and serves them.
-func startServices(ctx context.Context, wg *sync.WaitGroup, o Options, sb *native.Sandbox, env agentenv.Result, dirs Dirs, policy *domains.Policy) (func(), error) {
+func startServices(ctx context.Context, wg *sync.WaitGroup, o Options, sb *native.Sandbox, env agentenv.Result, dirs Dirs, policy *domains.Policy, out *ghawout.Outputs) (func(), error) {
 	c, log, n := o.Config, o.Log, sb.Plan.Net
 	ecfg := egress.Config{Policy: policy, DNSServers: c.DNSServers, LogDir: dirs.Egress, Resolver: o.Resolver}
 	eg, err := egress.New(ecfg)
@@ -292,13 +297,15 @@ func startServices(ctx context.Context, wg *sync.WaitGroup, o Options, sb *nativ
 		return nil, err
 	}
 	closers = append(closers, func() { ul.Close() })
-	serve("egress/unix", func() error { return eg.ServeProxy(ul) })
+	// Logged with the api-proxy's address as client, as in the original.
+	serve("egress/unix", func() error { return eg.ServeProxy(egress.WithClientAddr(ul, n.APIProxyIP)) })
 
 	acfg := apiproxy.FromEnv(func(k string) string { return env.Sidecar[k] })
 	acfg.TokenLogDir = dirs.APIProxy
 	acfg.Proxy = &url.URL{Scheme: "http", Host: net.JoinHostPort(ip, fmt.Sprint(n.ExplicitPort))}
 	acfg.DialProxy = func(network, addr string) (net.Conn, error) { return net.Dial("unix", sock) }
 	acfg.RootCAs = o.RootCAs
+	acfg.Hook = out.SpanHook(log)
 	var secrets []string
 	for _, k := range acfg.Keys {
 		secrets = append(secrets, k)
@@ -327,6 +334,7 @@ func startServices(ctx context.Context, wg *sync.WaitGroup, o Options, sb *nativ
 		}
 		lns[p.Name] = ln
 	}
+	out.Reflect = ap.Reflect
 	apCtx, apCancel := context.WithCancel(ctx)
 	closers = append(closers, apCancel)
 	serve("api-proxy", func() error { return ap.Serve(apCtx, lns) })
