@@ -11,7 +11,9 @@ import (
 	"github.com/awf-dev/awf/internal/apireflect"
 )
 
-func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})) }
+func quiet() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+}
 
 func doc() map[string]any {
 	return apireflect.Document([]apireflect.Provider{{Name: "anthropic", Port: 10001, Configured: true}, {Name: "copilot", Port: 10002}}, nil)
