@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/awf-dev/awf/internal/config"
+	"github.com/awf-dev/awf/internal/elevate"
 	"github.com/awf-dev/awf/internal/sandbox/native"
 	"github.com/awf-dev/awf/internal/sandbox/runner"
 	"github.com/awf-dev/awf/oneshot"
@@ -49,7 +50,15 @@ func exit(code int) error {
 }
 
 func runMain(flags *config.Flags, args []string) error {
-	c, warns, err := flags.Build(args, environMap())
+	if os.Geteuid() != 0 {
+		// Before anything reads stdin (--config -): the root awf does.
+		err := elevate.Exec(os.Args[1:])
+		fmt.Fprintln(os.Stderr, "[ERROR] "+err.Error())
+		return exit(1)
+	}
+	env := environMap()
+	elevate.Restore(env, os.Geteuid())
+	c, warns, err := flags.Build(args, env)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "Error:", err)
 		return exit(1)
@@ -64,10 +73,6 @@ func runMain(flags *config.Flags, args []string) error {
 	slog.SetDefault(slog.New(&stderrHandler{w: os.Stderr, level: proxyLevel}))
 	for _, w := range warns {
 		log.Log(context.Background(), w.Level, w.Msg)
-	}
-	if os.Geteuid() != 0 {
-		log.Error("awf needs root for namespaces, nftables and cgroups: run it with sudo")
-		return exit(1)
 	}
 	if c.APIProxy.Enabled {
 		k := c.APIProxy.Keys
