@@ -80,6 +80,11 @@ func TestPlainAWFAsRunnerUser(t *testing.T) {
 		gotKey = r.Header.Get("X-Api-Key")
 		fmt.Fprint(w, `{"model":"m","usage":{"input_tokens":1,"output_tokens":1}}`)
 	}))
+	// What gh-aw's step writes as the runner user before calling awf.
+	mcp := filepath.Join(home, ".copilot", "mcp-config.json")
+	os.MkdirAll(filepath.Dir(mcp), 0o755)
+	os.WriteFile(mcp, []byte(`{"mcpServers":{"e2e":{}}}`), 0o644)
+	exec.Command("chown", "-R", uid+":"+gid, filepath.Join(home, ".copilot")).Run()
 	ws, ca := workspace(t)
 	tools := filepath.Join(ws, "tools")
 	os.Mkdir(tools, 0o755)
@@ -92,6 +97,9 @@ func TestPlainAWFAsRunnerUser(t *testing.T) {
 	script := strings.Join([]string{
 		"echo UID=$(id -u)",
 		"echo MARKER=$STEP_MARKER",
+		"echo HOME=$HOME",
+		`cat "$HOME/.copilot/mcp-config.json" || exit 6`,
+		"echo",
 		"awf-e2e-tool || exit 2",
 		"curl -fsS -m 10 --cacert " + ca + " https://" + site.Name + "/ || exit 3",
 		"curl -fsS -m 5 --cacert " + ca + " -o /dev/null https://" + denied + "/ 2>/dev/null && exit 4",
@@ -106,7 +114,7 @@ func TestPlainAWFAsRunnerUser(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "DONE") {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
-	for _, want := range []string{"UID=" + uid + "\n", "MARKER=kept-through-sudo\n", "TOOL_OK\n", "site-ok"} {
+	for _, want := range []string{"UID=" + uid + "\n", "MARKER=kept-through-sudo\n", "TOOL_OK\n", "site-ok", "HOME=" + home + "\n", `{"mcpServers":{"e2e":{}}}`} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
 		}
