@@ -83,13 +83,20 @@ func TestOutputsGhAwReads(t *testing.T) {
 		t.Fatalf("token usage: logs %q audit %q", logged, copied)
 	}
 	var tu struct {
+		Schema       string `json:"_schema"`
+		Timestamp    string `json:"timestamp"`
+		Event        string `json:"event"`
 		RequestID    string `json:"request_id"`
 		Provider     string `json:"provider"`
 		Model        string `json:"model"`
 		InputTokens  int    `json:"input_tokens"`
 		OutputTokens int    `json:"output_tokens"`
 	}
+	// The original's schemas/token-usage.schema.json: _schema, timestamp and
+	// event are required with these forms.
 	if err := json.Unmarshal([]byte(logged[0]), &tu); err != nil || tu.RequestID == "" || tu.Provider != "anthropic" ||
+		!regexp.MustCompile(`^token-usage/v\d+\.\d+\.\d+(-\w+)?$`).MatchString(tu.Schema) || tu.Event != "token_usage" ||
+		!regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$`).MatchString(tu.Timestamp) ||
 		tu.Model != "claude-test-1" || tu.InputTokens != 120 || tu.OutputTokens != 30 {
 		t.Errorf("token record %v: %s", err, logged[0])
 	}

@@ -14,9 +14,20 @@ import (
 // LogFile is the name of the usage log inside its directory.
 const LogFile = "token-usage.jsonl"
 
-// Record is one line of token-usage.jsonl; keys as the original sidecar.
+// SchemaVersion is the version in each record's _schema; the original
+// requires a semantic version (0.0.0-dev for development builds).
+var SchemaVersion = "0.0.0-dev"
+
+// RecordEvent is each record's event discriminator.
+const RecordEvent = "token_usage"
+
+// Record is one line of token-usage.jsonl; keys as the original sidecar,
+// including its record discriminators (_schema token-usage/v<version>,
+// event token_usage), which Append fills in.
 type Record struct {
+	Schema           string `json:"_schema"`
 	Timestamp        string `json:"timestamp"`
+	Event            string `json:"event"`
 	RequestID        string `json:"request_id"`
 	Provider         string `json:"provider"`
 	Model            string `json:"model"`
@@ -107,13 +118,19 @@ func (l *Log) Path() string { return l.path }
 
 // Append queues r without blocking; when the queue is full the record is
 // dropped and counted. An empty Timestamp is set to now, an empty Model to
-// "unknown" (as the original). Appending after Close is a counted drop.
+// "unknown" (as the original), empty _schema and event to the original's. Appending after Close is a counted drop.
 func (l *Log) Append(r Record) {
 	if r.Timestamp == "" {
 		r.Timestamp = Timestamp(time.Now())
 	}
 	if r.Model == "" {
 		r.Model = "unknown"
+	}
+	if r.Schema == "" {
+		r.Schema = "token-usage/v" + SchemaVersion
+	}
+	if r.Event == "" {
+		r.Event = RecordEvent
 	}
 	l.mu.RLock()
 	defer l.mu.RUnlock()

@@ -56,7 +56,7 @@ func TestLogAppendsJSONLines(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSuffix(string(raw), "\n"), "\n")
-	wantFirst := `{"timestamp":"2026-01-02T02:04:05.006Z","request_id":"req-1","provider":"anthropic","model":"claude-sonnet-4-5","path":"/v1/messages","status":200,"streaming":true,"input_tokens":10,"output_tokens":20,"cache_read_tokens":30,"cache_write_tokens":40,"duration_ms":1234,"response_bytes":5678}`
+	wantFirst := `{"_schema":"token-usage/v0.0.0-dev","timestamp":"2026-01-02T02:04:05.006Z","event":"token_usage","request_id":"req-1","provider":"anthropic","model":"claude-sonnet-4-5","path":"/v1/messages","status":200,"streaming":true,"input_tokens":10,"output_tokens":20,"cache_read_tokens":30,"cache_write_tokens":40,"duration_ms":1234,"response_bytes":5678}`
 	if len(lines) != 2 || lines[0] != wantFirst {
 		t.Fatalf("file:\n%s\nwant first line:\n%s", raw, wantFirst)
 	}
@@ -200,9 +200,10 @@ func TestOpenLogErrors(t *testing.T) {
 
 func TestRecordKeys(t *testing.T) {
 	// The JSON keys are a contract with the original's readers (awf logs).
-	want := []string{"timestamp", "request_id", "provider", "model", "path", "status", "streaming",
+	// "" is the embedded Budget (its optional fields are inlined).
+	want := []string{"_schema", "timestamp", "event", "request_id", "provider", "model", "path", "status", "streaming",
 		"input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "duration_ms",
-		"response_bytes", "transport,omitempty"}
+		"response_bytes", "transport,omitempty", ""}
 	typ := reflect.TypeFor[Record]()
 	var got []string
 	for i := range typ.NumField() {
