@@ -20,7 +20,7 @@ import (
 
 // GuardStateFile is written next to token-usage.jsonl: the run's spend
 // against each budget and the guard that stopped it, for `awf logs`.
-const GuardStateFile = "guards.json"
+const GuardStateFile = guards.StateFile
 
 // admit runs the guards on a request before it goes upstream. It reads the
 // body only when a guard needs the model (or the body is to be rewritten:

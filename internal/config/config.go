@@ -65,6 +65,9 @@ type APIProxy struct {
 	Enabled   bool
 	Targets   Targets
 	RateLimit RateLimit
+	// GuardEnv are the api-proxy's guard variables (AWF_MAX_AI_CREDITS, ...)
+	// from the guard flags (guards.go).
+	GuardEnv map[string]string
 	// Keys are the real credentials, trimmed. They go to the api-proxy only.
 	Keys Keys
 }

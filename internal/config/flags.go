@@ -32,6 +32,7 @@ type Flags struct {
 	openaiBasePath, anthropicBasePath, geminiBasePath          string
 	rateRPM, rateRPH, rateBytesPM                              string
 	noRateLimit                                                bool
+	guards                                                     *guardFlags // guards.go
 
 	env        []string
 	envAll     bool
@@ -139,6 +140,7 @@ func Register(fs *pflag.FlagSet) *Flags {
 	fs.StringVar(&f.rateRPH, "rate-limit-rph", "", "Max requests per hour per provider (`n`) (requires --enable-api-proxy)")
 	fs.StringVar(&f.rateBytesPM, "rate-limit-bytes-pm", "", "Max request bytes per minute per provider (`n`) (requires --enable-api-proxy)")
 	fs.BoolVar(&f.noRateLimit, "no-rate-limit", false, "Disable rate limiting in the API proxy (requires --enable-api-proxy)")
+	f.guards = registerGuards(fs)
 
 	f.hostAccess.register(fs)
 
@@ -345,6 +347,9 @@ func (f *Flags) Build(args []string, env map[string]string) (*Config, []Warning,
 		return nil, nil, err
 	}
 	c.APIProxy.RateLimit = rl
+	if c.APIProxy.GuardEnv, err = f.guards.build(c.APIProxy.Enabled, c.AgentTimeout); err != nil {
+		return nil, nil, err
+	}
 	haWarns, err := f.hostAccess.build(sys, c) // hostaccess.go
 	if err != nil {
 		return nil, nil, err

@@ -12,6 +12,10 @@ import (
 	"github.com/awf-dev/awf/internal/usage"
 )
 
+// StateFile is where the api-proxy keeps the run's Snapshot, next to
+// token-usage.jsonl, for `awf logs` and the run's last lines.
+const StateFile = "guards.json"
+
 // Usage is what one response reported (see internal/usage).
 type Usage = usage.Usage
 

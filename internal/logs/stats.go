@@ -2,6 +2,7 @@ package logs
 
 import (
 	"math"
+	"path/filepath"
 	"sort"
 	"strings"
 )
@@ -37,6 +38,7 @@ type Stats struct {
 	BytesIn         int64
 	BytesOut        int64
 	TokenUsage      *TokenUsage
+	Budget          *Budget // guards.json, when the api-proxy had budgets (budget.go)
 	Reports         []ParseReport
 }
 
@@ -167,6 +169,9 @@ func LoadStats(src Source, auditDirEnv string) (*Stats, error) {
 			if u, rep, err := LoadTokenUsage(p); err == nil {
 				s.TokenUsage = u
 				s.Reports = append(s.Reports, rep)
+			}
+			if b := LoadBudget(filepath.Dir(p)); budgetWorthShowing(b) {
+				s.Budget = b
 			}
 		}
 	}

@@ -163,6 +163,9 @@ func FormatStatsMarkdown(s *Stats) string {
 	if s.TokenUsage != nil {
 		l = append(l, tokenMarkdown(s.TokenUsage))
 	}
+	if s.Budget != nil {
+		l = append(l, budgetMarkdown(s.Budget))
+	}
 	return strings.Join(l, "\n")
 }
 
@@ -258,6 +261,12 @@ func FormatStatsPretty(s *Stats, color bool) string {
 			l = append(l, fmt.Sprintf("  %s/%s: %d %s, %s in, %s out, %s cache read, %s cache write, %s",
 				m.Provider, m.Model, m.Calls, plural(m.Calls, "call", "calls"), thousands(m.InputTokens), thousands(m.OutputTokens),
 				thousands(m.CacheReadTokens), thousands(m.CacheWriteTokens), seconds(m.DurationMs)))
+		}
+	}
+	if s.Budget != nil {
+		l = append(l, "", c.bold("Budgets:"))
+		for _, b := range s.Budget.Lines() {
+			l = append(l, "  "+b)
 		}
 	}
 	l = append(l, "")

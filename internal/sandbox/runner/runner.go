@@ -220,6 +220,9 @@ func Run(ctx context.Context, o Options) (int, error) {
 	stopAll()
 	wg.Wait()
 	out.Finish(log)
+	for _, l := range logs.BudgetLines(dirs.APIProxy) { // spend against each budget, and the guard that stopped the run
+		log.Info(l)
+	}
 	if runErr != nil {
 		return 1, runErr
 	}
@@ -300,7 +303,12 @@ func startServices(ctx context.Context, wg *sync.WaitGroup, o Options, sb *nativ
 	// Logged with the api-proxy's address as client, as in the original.
 	serve("egress/unix", func() error { return eg.ServeProxy(egress.WithClientAddr(ul, n.APIProxyIP)) })
 
-	acfg := apiproxy.FromEnv(func(k string) string { return env.Sidecar[k] })
+	acfg := apiproxy.FromEnv(func(k string) string {
+		if v, ok := c.APIProxy.GuardEnv[k]; ok { // budgets and model policy (config/guards.go)
+			return v
+		}
+		return env.Sidecar[k]
+	})
 	acfg.TokenLogDir = dirs.APIProxy
 	acfg.Proxy = &url.URL{Scheme: "http", Host: net.JoinHostPort(ip, fmt.Sprint(n.ExplicitPort))}
 	acfg.DialProxy = func(network, addr string) (net.Conn, error) { return net.Dial("unix", sock) }
