@@ -17,6 +17,7 @@ import (
 
 	"github.com/awf-dev/awf/internal/fakeprovider"
 	"github.com/awf-dev/awf/internal/guards"
+	"github.com/awf-dev/awf/internal/logs"
 	"github.com/awf-dev/awf/internal/usage"
 	"github.com/coder/websocket"
 )
@@ -352,6 +353,37 @@ func TestGuardParallelStreamsOvershootBound(t *testing.T) {
 		t.Fatalf("%d streams refused, want all %d", refused.Load(), streams)
 	}
 	t.Logf("limit %v, spent %v (overshoot %.1f credits = %.1f requests), %d requests", limit, snap.AICredits, snap.AICredits-limit, (snap.AICredits-limit)/perRequest, upstream.Load())
+
+	// `awf logs summary` shows the same numbers: spend against the limit,
+	// the guard that stopped the run, and token sums equal to what the
+	// upstream reported.
+	dir := filepath.Dir(r.tokens)
+	os.WriteFile(filepath.Join(dir, "access.log"), nil, 0o644)
+	st, err := logs.LoadStats(logs.Source{Path: dir}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := logs.FormatStatsMarkdown(st)
+	calls := upstream.Load()
+	for _, want := range []string{
+		fmt.Sprintf("| AI credits | %.4f | 25 |", truth),
+		"Stopped by guard `ai_credits_limit_exceeded`",
+		fmt.Sprintf("`ai_credits_limit_exceeded` %d", streams),
+		fmt.Sprintf("| gpt-5.4 | %d | %.4f | curated |", calls, truth),
+		fmt.Sprintf("▼ %d calls | %s input | %s output", calls, thousandsOf(calls*in), thousandsOf(calls*out)),
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("summary lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+func thousandsOf(n int64) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 // TestGuardTurnLimit: maxRuns counts successful inference calls (model
