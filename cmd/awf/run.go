@@ -57,7 +57,9 @@ func runMain(flags *config.Flags, args []string) error {
 		return exit(1)
 	}
 	env := environMap()
-	elevate.Restore(env, os.Geteuid())
+	for k, v := range elevate.Restore(env, os.Geteuid()) {
+		os.Setenv(k, v)
+	}
 	c, warns, err := flags.Build(args, env)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "Error:", err)

@@ -6,20 +6,25 @@
 // the invoking identity (sudo sets SUDO_UID/SUDO_GID/SUDO_USER, from which
 // the command's user, its home and tool dirs are resolved).
 //
-// sudo's secure_path replaces PATH even with -E, so awf passes the
-// caller's PATH in ElevatePathVar and the elevated awf restores it before
-// anything else reads the environment: the command finds the same tools as
-// under `sudo -E awf` on a runner whose sudo keeps PATH. Where sudo is
-// missing or refuses, awf says exactly what to run instead.
+// Two things survive -E only with help: sudo's secure_path replaces PATH,
+// and the dynamic loader removes TMPDIR and a few resolver/locale
+// variables from every setuid program's environment before sudo even
+// starts. awf passes their values in ElevateEnvVar and the elevated awf
+// puts them back before anything reads the environment: the command finds
+// the same tools and temp dir as under `sudo -E awf` on a runner whose sudo
+// keeps them. Where sudo is missing or refuses, awf says exactly what to
+// run instead.
 //
 // Plan and Restore are pure; Exec is the one call that touches the system.
 package elevate
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"os/user"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -29,9 +34,19 @@ const (
 	// ElevatedVar marks the process sudo started, so a sudo that does not
 	// make awf root cannot loop.
 	ElevatedVar = "AWF_ELEVATED"
-	// ElevatePathVar carries the caller's PATH across sudo's secure_path.
-	ElevatePathVar = "AWF_ELEVATE_PATH"
+	// ElevateEnvVar carries the Carried variables across sudo (JSON object).
+	ElevateEnvVar = "AWF_ELEVATE_ENV"
 )
+
+// Carried are the variables sudo -E cannot keep: PATH (secure_path) and
+// those glibc drops for setuid programs (its UNSECURE_ENVVARS that are not
+// loader or allocator controls, which awf never forwards into its own
+// process).
+var Carried = []string{"PATH", "TMPDIR", "TZDIR", "NLSPATH", "LOCPATH", "LOCALDOMAIN", "RES_OPTIONS", "HOSTALIASES"}
+
+// ProcessEnv are the Carried variables the elevated awf also sets for
+// itself: TMPDIR decides where its work dir and preserved logs go.
+var ProcessEnv = []string{"TMPDIR"}
 
 // SudoFlags: non-interactive (never prompt: a CI step has no one to
 // answer), keep the environment.
@@ -49,33 +64,53 @@ func Build(sudo, self string, args []string, environ []string) Plan {
 	argv := append([]string{sudo}, SudoFlags...)
 	argv = append(append(argv, "--", self), args...)
 	env := make([]string, 0, len(environ)+2)
-	path := ""
+	carried := map[string]string{}
 	for _, kv := range environ {
 		k, v, _ := strings.Cut(kv, "=")
-		switch k {
-		case ElevatedVar, ElevatePathVar:
+		if k == ElevatedVar || k == ElevateEnvVar {
 			continue
-		case "PATH":
-			path = v
+		}
+		if slices.Contains(Carried, k) {
+			carried[k] = v
 		}
 		env = append(env, kv)
 	}
-	env = append(env, ElevatedVar+"=1", ElevatePathVar+"="+path)
+	b, _ := json.Marshal(carried) // a map of strings always encodes
+	env = append(env, ElevatedVar+"=1", ElevateEnvVar+"="+string(b))
 	return Plan{Sudo: sudo, Argv: argv, Env: env}
 }
 
-// Restore undoes what sudo changed, in the elevated awf's environment map:
-// PATH comes back from ElevatePathVar. It acts only when this process is
-// root, was started by sudo (SUDO_UID) and carries the marker; the markers
-// are removed in every case so they never reach the command.
-func Restore(env map[string]string, euid int) {
+// Restore undoes what sudo changed, in the elevated awf's environment map
+// (what the config and the command's environment are built from): the
+// Carried variables come back from ElevateEnvVar. It acts only when this
+// process is root, was started by sudo (SUDO_UID) and carries the marker;
+// the markers are removed in every case so they never reach the command.
+// It returns the restored variables that are in ProcessEnv, for the caller
+// to set in its own process.
+func Restore(env map[string]string, euid int) map[string]string {
 	marked := env[ElevatedVar] == "1"
-	path, hasPath := env[ElevatePathVar]
+	raw := env[ElevateEnvVar]
 	delete(env, ElevatedVar)
-	delete(env, ElevatePathVar)
-	if marked && euid == 0 && env["SUDO_UID"] != "" && hasPath && path != "" {
-		env["PATH"] = path
+	delete(env, ElevateEnvVar)
+	if !marked || euid != 0 || env["SUDO_UID"] == "" || raw == "" {
+		return nil
 	}
+	var carried map[string]string
+	if json.Unmarshal([]byte(raw), &carried) != nil {
+		return nil
+	}
+	self := map[string]string{}
+	for _, k := range Carried {
+		v, ok := carried[k]
+		if !ok || (k == "PATH" && v == "") {
+			continue
+		}
+		env[k] = v
+		if slices.Contains(ProcessEnv, k) {
+			self[k] = v
+		}
+	}
+	return self
 }
 
 // Problem explains why awf could not make itself root, and what to do.

@@ -8,39 +8,48 @@ import (
 
 func TestBuild(t *testing.T) {
 	p := Build("/usr/bin/sudo", "/opt/awf", []string{"--config", "-", "--", "echo hi"},
-		[]string{"PATH=/home/runner/bin:/usr/bin", "ANTHROPIC_API_KEY=k", ElevatedVar + "=planted", ElevatePathVar + "=/evil"})
+		[]string{"PATH=/home/runner/bin:/usr/bin", "ANTHROPIC_API_KEY=k", "TMPDIR=/home/runner/tmp", ElevatedVar + "=planted", ElevateEnvVar + "={}"})
 	if want := []string{"/usr/bin/sudo", "-n", "-E", "--", "/opt/awf", "--config", "-", "--", "echo hi"}; !reflect.DeepEqual(p.Argv, want) {
 		t.Errorf("argv %q", p.Argv)
 	}
-	want := []string{"PATH=/home/runner/bin:/usr/bin", "ANTHROPIC_API_KEY=k", ElevatedVar + "=1", ElevatePathVar + "=/home/runner/bin:/usr/bin"}
+	want := []string{"PATH=/home/runner/bin:/usr/bin", "ANTHROPIC_API_KEY=k", "TMPDIR=/home/runner/tmp", ElevatedVar + "=1",
+		ElevateEnvVar + `={"PATH":"/home/runner/bin:/usr/bin","TMPDIR":"/home/runner/tmp"}`}
 	if !reflect.DeepEqual(p.Env, want) {
 		t.Errorf("env %q", p.Env)
 	}
 }
 
 func TestRestore(t *testing.T) {
+	carried := `{"PATH":"/home/runner/bin:/usr/bin","TMPDIR":"/home/runner/tmp","LD_PRELOAD":"/evil.so"}`
 	cases := []struct {
-		name     string
-		env      map[string]string
-		euid     int
-		wantPath string
+		name       string
+		env        map[string]string
+		euid       int
+		wantPath   string
+		wantTmp    string
+		wantSelfTD string
 	}{
-		{"after sudo", map[string]string{ElevatedVar: "1", ElevatePathVar: "/home/runner/bin:/usr/bin", "SUDO_UID": "1001", "PATH": "/usr/sbin:/usr/bin"}, 0, "/home/runner/bin:/usr/bin"},
-		{"not root", map[string]string{ElevatedVar: "1", ElevatePathVar: "/x", "SUDO_UID": "1001", "PATH": "/usr/bin"}, 1001, "/usr/bin"},
-		{"no sudo", map[string]string{ElevatedVar: "1", ElevatePathVar: "/x", "PATH": "/usr/bin"}, 0, "/usr/bin"},
-		{"no marker", map[string]string{ElevatePathVar: "/x", "SUDO_UID": "1001", "PATH": "/usr/bin"}, 0, "/usr/bin"},
-		{"empty path kept", map[string]string{ElevatedVar: "1", ElevatePathVar: "", "SUDO_UID": "1001", "PATH": "/usr/bin"}, 0, "/usr/bin"},
+		{"after sudo", map[string]string{ElevatedVar: "1", ElevateEnvVar: carried, "SUDO_UID": "1001", "PATH": "/usr/sbin:/usr/bin"}, 0,
+			"/home/runner/bin:/usr/bin", "/home/runner/tmp", "/home/runner/tmp"},
+		{"not root", map[string]string{ElevatedVar: "1", ElevateEnvVar: carried, "SUDO_UID": "1001", "PATH": "/usr/bin"}, 1001, "/usr/bin", "", ""},
+		{"no sudo", map[string]string{ElevatedVar: "1", ElevateEnvVar: carried, "PATH": "/usr/bin"}, 0, "/usr/bin", "", ""},
+		{"no marker", map[string]string{ElevateEnvVar: carried, "SUDO_UID": "1001", "PATH": "/usr/bin"}, 0, "/usr/bin", "", ""},
+		{"garbage", map[string]string{ElevatedVar: "1", ElevateEnvVar: "{", "SUDO_UID": "1001", "PATH": "/usr/bin"}, 0, "/usr/bin", "", ""},
+		{"empty path kept", map[string]string{ElevatedVar: "1", ElevateEnvVar: `{"PATH":""}`, "SUDO_UID": "1001", "PATH": "/usr/bin"}, 0, "/usr/bin", "", ""},
 	}
 	for _, tc := range cases {
-		Restore(tc.env, tc.euid)
-		if tc.env["PATH"] != tc.wantPath {
-			t.Errorf("%s: PATH %q", tc.name, tc.env["PATH"])
+		self := Restore(tc.env, tc.euid)
+		if tc.env["PATH"] != tc.wantPath || tc.env["TMPDIR"] != tc.wantTmp || self["TMPDIR"] != tc.wantSelfTD {
+			t.Errorf("%s: PATH %q TMPDIR %q self %v", tc.name, tc.env["PATH"], tc.env["TMPDIR"], self)
+		}
+		if _, ok := tc.env["LD_PRELOAD"]; ok {
+			t.Errorf("%s: a loader variable was carried", tc.name)
 		}
 		if _, ok := tc.env[ElevatedVar]; ok {
 			t.Errorf("%s: marker left for the command", tc.name)
 		}
-		if _, ok := tc.env[ElevatePathVar]; ok {
-			t.Errorf("%s: path marker left for the command", tc.name)
+		if _, ok := tc.env[ElevateEnvVar]; ok {
+			t.Errorf("%s: env marker left for the command", tc.name)
 		}
 	}
 }

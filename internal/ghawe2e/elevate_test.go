@@ -90,7 +90,8 @@ func TestPlainAWFAsRunnerUser(t *testing.T) {
 	os.Mkdir(tools, 0o755)
 	os.WriteFile(filepath.Join(tools, "awf-e2e-tool"), []byte("#!/bin/sh\necho TOOL_OK\n"), 0o755)
 	key := "sk-ant-elevate-e2e-0123456789"
-	env := []string{"PATH=" + tools + ":" + os.Getenv("PATH"), "HOME=" + home, "USER=" + name, "TMPDIR=" + t.TempDir(),
+	tmp := t.TempDir() // the loader strips TMPDIR from sudo's environment; awf carries it
+	env := []string{"PATH=" + tools + ":" + os.Getenv("PATH"), "HOME=" + home, "USER=" + name, "TMPDIR=" + tmp,
 		"AWF_TESTNET=1", "SSL_CERT_FILE=" + os.Getenv("SSL_CERT_FILE"), "AWF_RUN_DIR=" + filepath.Join(t.TempDir(), "runs"),
 		"ANTHROPIC_API_KEY=" + key, "STEP_MARKER=kept-through-sudo"}
 	denied := testnet.HostName(173)
@@ -119,6 +120,9 @@ func TestPlainAWFAsRunnerUser(t *testing.T) {
 			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
 		}
 	}
+	if !strings.Contains(r.stderr, "Using work directory: "+tmp+"/awf-") {
+		t.Errorf("TMPDIR was lost through sudo:\n%s", r.stderr)
+	}
 	if gotKey != key {
 		t.Errorf("the api-proxy did not get the key through sudo: %q", gotKey)
 	}
@@ -136,7 +140,7 @@ func TestPlainAWFAsRunnerUser(t *testing.T) {
 	t.Logf("sudo refused:\n%s", r.stderr)
 
 	// No sudo on PATH.
-	noSudo := append([]string{"PATH=" + tools}, env[1:]...)
+	noSudo := append([]string{"PATH=" + tools}, env[1:]...) // env[0] is PATH
 	r = asUser(t, uid, gid, ws, noSudo, args...)
 	if r.code != 1 || !strings.Contains(r.stderr, "sudo was not found") || !strings.Contains(r.stderr, rule) {
 		t.Errorf("no sudo: exit %d\nstderr:\n%s", r.code, r.stderr)
