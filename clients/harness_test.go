@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/awf-dev/awf/internal/agentenv"
 	"github.com/awf-dev/awf/internal/fakeprovider"
 	"github.com/awf-dev/awf/internal/testnet"
 )
@@ -105,12 +106,8 @@ type clientCase struct {
 	wantGen string
 }
 
-// placeholders the command may legitimately hold.
-var placeholders = []string{
-	"placeholder-token-for-credential-isolation",
-	"sk-ant-placeholder-key-for-credential-isolation",
-	"gemini-api-key-placeholder-for-credential-isolation",
-}
+// placeholders the command may legitimately hold: awf's contract table.
+var placeholders = agentenv.Placeholders()
 
 // credentialEnvs are printed from inside the sandbox, so the test sees
 // every credential the command could have used.

@@ -2,6 +2,7 @@ package agentenv
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strconv"
@@ -159,7 +160,7 @@ func BuildResult(in Input) Result {
 		excluded[k] = true
 	}
 	if in.APIProxy {
-		for _, k := range keyNames {
+		for _, k := range isolated {
 			excluded[k] = true
 		}
 	}
@@ -179,7 +180,7 @@ func BuildResult(in Input) Result {
 			names = append(slices.Clone(names), keyPassthrough...)
 		}
 		for _, k := range names {
-			if _, set := a[k]; !set && host[k] != "" {
+			if _, set := a[k]; !set && host[k] != "" && !excluded[k] {
 				a[k] = host[k]
 			}
 		}
@@ -203,6 +204,10 @@ func BuildResult(in Input) Result {
 	for _, v := range in.Extra {
 		if protected[v.Name] {
 			dropped = append(dropped, Dropped{v.Name, "-e", "set by awf for the API proxy; -e cannot replace it"})
+			continue
+		}
+		if in.APIProxy && slices.Contains(isolated, v.Name) {
+			dropped = append(dropped, Dropped{v.Name, "-e", isolatedReason})
 			continue
 		}
 		a[v.Name] = v.Value
@@ -238,37 +243,25 @@ func BuildResult(in Input) Result {
 	a["AWF_ONE_SHOT_TOKENS"] = strings.Join(OneShotTokens, ",")
 
 	if in.APIProxy {
-		dropped = append(dropped, scrub(a, in.Keys.Values())...)
+		own := maps.Clone(pv)
+		maps.Copy(own, place)
+		dropped = append(dropped, scrub(a, own, in.Keys.Values())...)
 	}
 	return Result{Agent: a, Sidecar: sidecarEnv(in), Dropped: dropped}
 }
 
-// placeholders are the fake credentials the command gets with the API proxy.
+// placeholders are the fake credentials the command gets with the API
+// proxy (placeholderRules).
 func placeholders(in Input) map[string]string {
 	p := map[string]string{}
 	if !in.APIProxy {
 		return p
 	}
-	k := in.Keys
-	if k.Anthropic != "" {
-		p["ANTHROPIC_AUTH_TOKEN"] = PlaceholderToken
+	for _, r := range placeholderRules {
+		if r.When(in.Keys) {
+			p[r.Name] = r.Value
+		}
 	}
-	if k.Copilot() {
-		p["COPILOT_TOKEN"] = PlaceholderToken
-	}
-	if k.CopilotGitHubToken != "" {
-		p["COPILOT_GITHUB_TOKEN"] = PlaceholderToken
-	}
-	if k.CopilotAPIKey != "" {
-		p["COPILOT_API_KEY"] = PlaceholderToken
-		p["COPILOT_PROVIDER_API_KEY"] = PlaceholderToken
-	}
-	if k.OpenAI != "" {
-		// The openai SDK throws and codex will not start without a key
-		// (clients/README.md, gap 1); the api-proxy replaces it anyway.
-		p["OPENAI_API_KEY"] = PlaceholderToken
-	}
-	p["GEMINI_API_KEY"] = GeminiPlaceholder
 	return p
 }
 
@@ -345,16 +338,17 @@ func noProxy(in Input, user string) string {
 // every variable would contain them.
 const minContained = 8
 
-// scrub removes credential names and any value that carries a real key.
-func scrub(a map[string]string, secrets []string) []Dropped {
+// isolatedReason is why an isolated credential is refused.
+const isolatedReason = "API keys and GitHub tokens never enter the sandbox (strict security; the API proxy holds the keys)"
+
+// scrub removes the isolated credentials awf did not set itself (own) and
+// any value that carries a real key, whatever set them.
+func scrub(a, own map[string]string, secrets []string) []Dropped {
 	var out []Dropped
-	for _, k := range keyNames {
-		if v := a[k]; v == GeminiPlaceholder || v == PlaceholderToken {
-			continue // awf's own placeholders (OPENAI_API_KEY, GEMINI_API_KEY)
-		}
-		if _, ok := a[k]; ok {
+	for _, k := range isolated {
+		if v, ok := a[k]; ok && v != own[k] {
 			delete(a, k)
-			out = append(out, Dropped{k, "environment", "API keys stay in the API proxy"})
+			out = append(out, Dropped{k, "environment", isolatedReason})
 		}
 	}
 	for _, k := range sortedKeys(a) {

@@ -38,20 +38,21 @@ func TestContractWithAllKeys(t *testing.T) {
 	want := map[string]string{
 		"OPENAI_BASE_URL":                 "http://172.30.0.30:10000/v1",
 		"ANTHROPIC_BASE_URL":              "http://172.30.0.30:10001",
-		"ANTHROPIC_AUTH_TOKEN":            PlaceholderToken,
+		"ANTHROPIC_AUTH_TOKEN":            AnthropicPlaceholder,
 		"CLAUDE_CODE_API_KEY_HELPER":      "/usr/local/bin/get-claude-key.sh",
 		"COPILOT_API_URL":                 "http://172.30.0.30:10002",
-		"COPILOT_TOKEN":                   PlaceholderToken,
-		"COPILOT_GITHUB_TOKEN":            PlaceholderToken,
-		"COPILOT_API_KEY":                 PlaceholderToken,
-		"COPILOT_PROVIDER_API_KEY":        PlaceholderToken,
+		"COPILOT_TOKEN":                   CopilotPlaceholder,
+		"COPILOT_GITHUB_TOKEN":            CopilotPlaceholder,
+		"COPILOT_API_KEY":                 CopilotPlaceholder,
+		"COPILOT_PROVIDER_API_KEY":        CopilotPlaceholder,
 		"COPILOT_OFFLINE":                 "true",
 		"COPILOT_PROVIDER_BASE_URL":       "http://172.30.0.30:10002",
 		"GEMINI_API_BASE_URL":             "http://172.30.0.30:10003",
 		"GOOGLE_GEMINI_BASE_URL":          "http://172.30.0.30:10003",
 		"GEMINI_CLI_SYSTEM_DEFAULTS_PATH": GeminiSystemDefaultsPath,
 		"GEMINI_API_KEY":                  GeminiPlaceholder,
-		"OPENAI_API_KEY":                  PlaceholderToken,
+		"OPENAI_API_KEY":                  OpenAIPlaceholder,
+		"CODEX_API_KEY":                   OpenAIPlaceholder,
 		"HTTP_PROXY":                      "http://172.30.0.10:3128",
 		"HTTPS_PROXY":                     "http://172.30.0.10:3128",
 		"http_proxy":                      "http://172.30.0.10:3128",
@@ -67,7 +68,6 @@ func TestContractWithAllKeys(t *testing.T) {
 		"AWF_WORKDIR":                     "/home/runner",
 		"NO_COLOR":                        "1",
 		"TERM":                            "xterm",
-		"GITHUB_TOKEN":                    "ghs_sessiontoken",
 		"JAVA_TOOL_OPTIONS": "-Dhttp.proxyHost=172.30.0.10 -Dhttp.proxyPort=3128 -Dhttps.proxyHost=172.30.0.10 -Dhttps.proxyPort=3128" +
 			" -Dhttp.nonProxyHosts=localhost|127.0.0.1|172.30.0.30 -Dhttps.nonProxyHosts=localhost|127.0.0.1|172.30.0.30",
 	}
@@ -76,7 +76,7 @@ func TestContractWithAllKeys(t *testing.T) {
 			t.Errorf("agent[%s] = %q, want %q", k, a[k], v)
 		}
 	}
-	for _, k := range []string{"ANTHROPIC_API_KEY", "CODEX_API_KEY", "SOME_VAR", "SUDO_UID"} {
+	for _, k := range []string{"ANTHROPIC_API_KEY", "GITHUB_TOKEN", "SOME_VAR", "SUDO_UID"} {
 		if _, ok := a[k]; ok {
 			t.Errorf("agent has %s", k)
 		}
@@ -194,7 +194,7 @@ func TestNoKeyReachesAgent(t *testing.T) {
 				}
 			}
 			// The placeholders survive every attempt.
-			if r.Agent["ANTHROPIC_AUTH_TOKEN"] != PlaceholderToken || r.Agent["COPILOT_GITHUB_TOKEN"] != PlaceholderToken ||
+			if r.Agent["ANTHROPIC_AUTH_TOKEN"] != AnthropicPlaceholder || r.Agent["COPILOT_GITHUB_TOKEN"] != CopilotPlaceholder ||
 				r.Agent["GEMINI_API_KEY"] != GeminiPlaceholder {
 				t.Errorf("placeholder replaced: %q %q %q", r.Agent["ANTHROPIC_AUTH_TOKEN"], r.Agent["COPILOT_GITHUB_TOKEN"], r.Agent["GEMINI_API_KEY"])
 			}
@@ -314,5 +314,86 @@ func BenchmarkBuild(b *testing.B) {
 	in.EnvAll = true
 	for b.Loop() {
 		Build(in)
+	}
+}
+
+// TestStrictIsolation: with the API proxy on (always, since strict
+// security), no host credential or GitHub token reaches the command by any
+// route: the default list, --env-all, --env-file or -e. Only awf's own
+// placeholders stand under those names. Before the fix GITHUB_TOKEN,
+// GH_TOKEN and GITHUB_PERSONAL_ACCESS_TOKEN were passed by default and
+// every other isolated name through -e.
+func TestStrictIsolation(t *testing.T) {
+	host := allKeysHost()
+	real := map[string]string{}
+	for _, k := range isolated {
+		if _, ok := host[k]; !ok {
+			host[k] = "real-" + strings.ToLower(k) + "-0123456789"
+		}
+		real[k] = host[k]
+	}
+	host["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = "real-oidc-request-token"
+	real["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = host["ACTIONS_ID_TOKEN_REQUEST_TOKEN"]
+	routes := []struct {
+		name   string
+		mutate func(*Input)
+	}{
+		{"default list", func(*Input) {}},
+		{"--env-all", func(in *Input) { in.EnvAll = true }},
+		{"--env-file", func(in *Input) {
+			for _, k := range sortedKeys(real) {
+				in.EnvFile = append(in.EnvFile, config.EnvVar{Name: k, Value: real[k]})
+			}
+		}},
+		{"-e", func(in *Input) {
+			for _, k := range sortedKeys(real) {
+				in.Extra = append(in.Extra, config.EnvVar{Name: k, Value: real[k]})
+			}
+		}},
+	}
+	for _, rt := range routes {
+		t.Run(rt.name, func(t *testing.T) {
+			in := input(host, true)
+			rt.mutate(&in)
+			a := BuildResult(in).Agent
+			for k, v := range a {
+				for name, secret := range real {
+					if strings.Contains(v, secret) {
+						t.Errorf("agent[%s] carries the host's %s", k, name)
+					}
+				}
+			}
+			for _, k := range isolated {
+				if v, ok := a[k]; ok && v != PlaceholderFor(k) && k != "GEMINI_API_BASE_URL" && k != "GOOGLE_GEMINI_BASE_URL" {
+					t.Errorf("agent[%s] = %q, want unset or awf's placeholder", k, v)
+				}
+			}
+		})
+	}
+	// With the API proxy off (no longer reachable from the command line),
+	// tokens pass as in the original's legacy path.
+	a, _ := Build(input(host, false))
+	if a["GITHUB_TOKEN"] != host["GITHUB_TOKEN"] || a["OPENAI_API_KEY"] != openaiKey {
+		t.Errorf("proxy off: GITHUB_TOKEN %q OPENAI_API_KEY %q", a["GITHUB_TOKEN"], a["OPENAI_API_KEY"])
+	}
+}
+
+func TestPlaceholdersAreTheOriginals(t *testing.T) {
+	want := map[string]string{
+		"ANTHROPIC_AUTH_TOKEN": "sk-ant-placeholder-key-for-credential-isolation",
+		"COPILOT_TOKEN":        "ghu_" + strings.Repeat("a", 36),
+		"COPILOT_GITHUB_TOKEN": "ghu_" + strings.Repeat("a", 36),
+		"OPENAI_API_KEY":       "sk-placeholder-for-api-proxy",
+		"GEMINI_API_KEY":       "gemini-api-key-placeholder-for-credential-isolation",
+	}
+	for k, v := range want {
+		if PlaceholderFor(k) != v {
+			t.Errorf("%s placeholder %q, want %q", k, PlaceholderFor(k), v)
+		}
+	}
+	for _, p := range Placeholders() {
+		if !strings.Contains(p, "placeholder") && p != CopilotPlaceholder {
+			t.Errorf("placeholder %q does not say what it is", p)
+		}
 	}
 }

@@ -4,22 +4,80 @@
 // API proxy on, the command sees base URLs and placeholders, never a key.
 package agentenv
 
-// Placeholders the command sees instead of real credentials. They never
-// equal a real key (Build drops any variable that would).
+import (
+	"slices"
+
+	"github.com/awf-dev/awf/internal/config"
+)
+
+// Placeholders the command sees instead of real credentials: the
+// original's values (src/constants/placeholders.ts and its credential
+// builders). They never equal a real key (Build drops any variable that
+// would), and each has the shape its clients check.
 const (
-	// PlaceholderToken stands in for Copilot tokens and ANTHROPIC_AUTH_TOKEN.
-	// The spec uses it for ANTHROPIC_AUTH_TOKEN; the original's code used
-	// AnthropicPlaceholderLegacy there. No client checks the prefix, so
-	// one value serves all providers.
-	PlaceholderToken = "placeholder-token-for-credential-isolation"
-	// AnthropicPlaceholderLegacy is the original's ANTHROPIC_AUTH_TOKEN and
-	// get-claude-key.sh value. The pre-flight check accepts it too, so an
-	// environment prepared by the original still passes.
-	AnthropicPlaceholderLegacy = "sk-ant-placeholder-key-for-credential-isolation"
+	// AnthropicPlaceholder is ANTHROPIC_AUTH_TOKEN and what
+	// get-claude-key.sh prints: sk-ant- so Claude Code's key check passes.
+	AnthropicPlaceholder = "sk-ant-placeholder-key-for-credential-isolation"
+	// CopilotPlaceholder is GitHub-token-shaped (ghu_ and 36 alphanumerics),
+	// so the Copilot CLI's token checks pass.
+	CopilotPlaceholder = "ghu_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	// OpenAIPlaceholder is OPENAI_API_KEY and CODEX_API_KEY: the openai SDK
+	// throws and codex goes around OPENAI_BASE_URL without a key.
+	OpenAIPlaceholder = "sk-placeholder-for-api-proxy"
 	// GeminiPlaceholder is always given when the API proxy is on, so the
 	// Gemini CLI's auth check passes and the proxy answers 503 if no key.
 	GeminiPlaceholder = "gemini-api-key-placeholder-for-credential-isolation"
 )
+
+// placeholderRule is one placeholder variable: its value and the host
+// credential whose presence makes awf set it.
+type placeholderRule struct {
+	Name, Value string
+	When        func(config.Keys) bool
+}
+
+var (
+	always       = func(config.Keys) bool { return true }
+	hasOpenAI    = func(k config.Keys) bool { return k.OpenAI != "" }
+	hasAnthropic = func(k config.Keys) bool { return k.Anthropic != "" }
+	hasCopilot   = func(k config.Keys) bool { return k.Copilot() }
+	hasCopilotGH = func(k config.Keys) bool { return k.CopilotGitHubToken != "" }
+	hasBYOK      = func(k config.Keys) bool { return k.CopilotAPIKey != "" }
+)
+
+// placeholderRules is the table of placeholders, with the API proxy on.
+var placeholderRules = []placeholderRule{
+	{"ANTHROPIC_AUTH_TOKEN", AnthropicPlaceholder, hasAnthropic},
+	{"COPILOT_TOKEN", CopilotPlaceholder, hasCopilot},
+	{"COPILOT_GITHUB_TOKEN", CopilotPlaceholder, hasCopilotGH},
+	{"COPILOT_API_KEY", CopilotPlaceholder, hasBYOK},
+	{"COPILOT_PROVIDER_API_KEY", CopilotPlaceholder, hasBYOK},
+	{"OPENAI_API_KEY", OpenAIPlaceholder, hasOpenAI},
+	{"CODEX_API_KEY", OpenAIPlaceholder, hasOpenAI},
+	{"GEMINI_API_KEY", GeminiPlaceholder, always},
+}
+
+// PlaceholderFor is the placeholder awf gives for a variable ("" if none).
+func PlaceholderFor(name string) string {
+	for _, r := range placeholderRules {
+		if r.Name == name {
+			return r.Value
+		}
+	}
+	return ""
+}
+
+// Placeholders lists every distinct placeholder value, for checks that a
+// command held nothing else.
+func Placeholders() []string {
+	var out []string
+	for _, r := range placeholderRules {
+		if !slices.Contains(out, r.Value) {
+			out = append(out, r.Value)
+		}
+	}
+	return out
+}
 
 // Default addresses, as in the original's network.
 const (
@@ -56,24 +114,35 @@ var OneShotTokens = []string{
 	"CODEX_API_KEY", "COPILOT_API_KEY", "COPILOT_PROVIDER_API_KEY",
 }
 
-// alwaysExcluded never pass through --env-all or --env-file: they describe
-// the host session or are runner secrets.
+// alwaysExcluded never pass through --env-all, --env-file or the default
+// list: they describe the host session or are runner secrets (the
+// Actions OIDC request token lets its holder mint identity tokens).
 var alwaysExcluded = []string{
 	"PATH", "PWD", "OLDPWD", "SHLVL", "_", "SUDO_COMMAND", "SUDO_USER", "SUDO_UID", "SUDO_GID",
-	"ACTIONS_RUNTIME_TOKEN", "ACTIONS_RESULTS_URL",
+	"ACTIONS_RUNTIME_TOKEN", "ACTIONS_RESULTS_URL", "ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
 }
 
-// keyNames are the credential variables the command never gets while the
-// API proxy holds the keys (with --env-all, --env-file or -e alike).
-var keyNames = []string{
-	"OPENAI_API_KEY", "OPENAI_KEY", "CODEX_API_KEY", "ANTHROPIC_API_KEY", "CLAUDE_API_KEY", "GEMINI_API_KEY",
+// isolated are the credentials the command never gets from the host,
+// whatever the route (--env-all, --env-file, -e, the default list), while
+// the API proxy holds the keys: strict security, as the original's
+// exclusion set since its fix 5eeaf428 (excluded-vars.ts). API keys stay in
+// the API proxy; GitHub and runner tokens stay outside (they would otherwise
+// be read from /proc/<pid>/environ by anything in the sandbox). awf's own
+// placeholders and base URLs for some of these names are set afterwards.
+var isolated = []string{
+	"OPENAI_API_KEY", "OPENAI_KEY", "CODEX_API_KEY", "OPENAI_ENDPOINT_OVERRIDE",
+	"ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_API_KEY",
+	"COPILOT_GITHUB_TOKEN", "COPILOT_API_KEY", "COPILOT_PROVIDER_API_KEY", "COPILOT_TOKEN",
+	"GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL", "GEMINI_API_BASE_URL", "GOOGLE_VERTEX_BASE_URL",
+	"GITHUB_TOKEN", "GH_TOKEN", "GITHUB_PERSONAL_ACCESS_TOKEN", "GITHUB_API_TOKEN", "GITHUB_PAT", "GH_ACCESS_TOKEN",
+	"ACTIONS_RUNTIME_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
 }
 
-// defaultPassthrough are copied from the host without --env-all.
+// defaultPassthrough are copied from the host without --env-all (the
+// isolated ones only when the API proxy is off).
 var defaultPassthrough = []string{
 	"GITHUB_TOKEN", "GH_TOKEN", "GITHUB_PERSONAL_ACCESS_TOKEN",
 	"XDG_CONFIG_HOME", "GITHUB_SERVER_URL", "GITHUB_API_URL",
-	"ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
 }
 
 // keyPassthrough are copied without --env-all only when the API proxy is off.

@@ -22,8 +22,9 @@ type Provider struct {
 	inject func(h http.Header, key string)
 }
 
-// HealthService is the service name reported by the provider's /health.
-func (p *Provider) HealthService() string { return p.Name + "-proxy" }
+// HealthService is the service name reported by the provider's /health,
+// as the original's (awf-api-proxy-<provider>).
+func (p *Provider) HealthService() string { return "awf-api-proxy-" + p.Name }
 
 func bearer(h http.Header, key string) { h.Set("Authorization", "Bearer "+key) }
 

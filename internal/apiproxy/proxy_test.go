@@ -118,7 +118,7 @@ func TestProvidersWithoutKeys(t *testing.T) {
 		t.Errorf("gemini without key: %d %s", resp.StatusCode, body)
 	}
 	resp, body = r.do("gemini", "GET", "/health", nil, nil)
-	if resp.StatusCode != 503 || !strings.Contains(body, `"status":"not_configured"`) {
+	if resp.StatusCode != 503 || !strings.Contains(body, `"status":"not_configured"`) || !strings.Contains(body, `"service":"awf-api-proxy-gemini"`) {
 		t.Errorf("gemini health without key: %d %s", resp.StatusCode, body)
 	}
 	if _, ok := r.urls["anthropic"]; ok {
@@ -149,7 +149,7 @@ func TestHealthAndMetrics(t *testing.T) {
 		t.Errorf("health body: %s", body)
 	}
 	_, body = r.do("anthropic", "GET", "/health", nil, nil)
-	want(t, strings.TrimSpace(body), `{"service":"anthropic-proxy","status":"healthy"}`)
+	want(t, strings.TrimSpace(body), `{"service":"awf-api-proxy-anthropic","status":"healthy"}`)
 
 	_, body = r.do("openai", "GET", "/metrics", nil, nil)
 	var m struct {

@@ -33,6 +33,7 @@ type Config struct {
 	// HostAccess and CLIProxy: host.docker.internal and the agent's gh (hostaccess.go).
 	HostAccess hostaccess.Plan
 	CLIProxy   CLIProxy
+	Security   Security // strict by default (security.go)
 
 	Mounts           []Mount
 	ContainerWorkdir string // "" means the invoking user's home

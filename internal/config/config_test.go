@@ -98,8 +98,6 @@ func TestBuildErrors(t *testing.T) {
 		{"memory zero", []string{"--memory-limit", "0g", "--", "true"}, `Invalid --memory-limit value "0g". Memory limit must be a positive number.`},
 		{"timeout", []string{"--agent-timeout", "0", "--", "true"}, "--agent-timeout must be a positive integer (minutes)"},
 		{"timeout float", []string{"--agent-timeout", "1.5", "--", "true"}, "--agent-timeout must be a positive integer (minutes)"},
-		{"rate without proxy", []string{"--rate-limit-rpm", "5", "--", "true"}, "Rate limit flags require --enable-api-proxy"},
-		{"no-rate without proxy", []string{"--no-rate-limit", "--", "true"}, "Rate limit flags require --enable-api-proxy"},
 		{"rate not positive", []string{"--enable-api-proxy", "--rate-limit-rph", "-3", "--", "true"}, "--rate-limit-rph must be a positive integer"},
 		{"rate not int", []string{"--enable-api-proxy", "--rate-limit-bytes-pm", "1e6", "--", "true"}, "--rate-limit-bytes-pm must be a positive integer"},
 		{"bad target", []string{"--openai-api-target", "https://bad host/", "--", "true"}, `Invalid --openai-api-target`},
@@ -129,7 +127,7 @@ func TestBuildDefaults(t *testing.T) {
 	if c.MemoryLimit != "6g" || c.MemoryLimitBytes != 6<<30 {
 		t.Errorf("memory = %q %d", c.MemoryLimit, c.MemoryLimitBytes)
 	}
-	if c.LogLevel != slog.LevelInfo || c.AgentTimeout != 0 || c.TTY || c.KeepContainers || c.APIProxy.Enabled {
+	if c.LogLevel != slog.LevelInfo || c.AgentTimeout != 0 || c.TTY || c.KeepContainers || !c.APIProxy.Enabled || c.Security.Legacy {
 		t.Errorf("unexpected non-defaults: %+v", c)
 	}
 	if c.WorkDir != "/var/tmp/awf-1700000000123" || c.AuditDir != "/var/tmp/awf-1700000000123/audit" {

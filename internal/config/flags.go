@@ -27,7 +27,7 @@ type Flags struct {
 	allowDomainsFile, blockDomainsFile string
 	dnsServers                         string
 
-	enableAPIProxy                                             bool
+	security                                                   securityFlags // security.go
 	openaiTarget, anthropicTarget, copilotTarget, geminiTarget string
 	openaiBasePath, anthropicBasePath, geminiBasePath          string
 	rateRPM, rateRPH, rateBytesPM                              string
@@ -128,7 +128,7 @@ func Register(fs *pflag.FlagSet) *Flags {
 	fs.BoolVar(&f.tty, "tty", false, "Allocate a pseudo-TTY (interactive tools like Claude Code)")
 
 	// API proxy.
-	fs.BoolVar(&f.enableAPIProxy, "enable-api-proxy", false, "Keep LLM API keys in the API proxy and give the command placeholders")
+	f.security.register(fs)
 	fs.StringVar(&f.copilotTarget, "copilot-api-target", "", "Target `host` for Copilot API requests (env COPILOT_API_TARGET; default derived from GITHUB_SERVER_URL)")
 	fs.StringVar(&f.openaiTarget, "openai-api-target", "", "Target `host` for OpenAI API requests (env OPENAI_API_TARGET; default api.openai.com)")
 	fs.StringVar(&f.openaiBasePath, "openai-api-base-path", "", "Base `path` prefix for OpenAI API requests (env OPENAI_API_BASE_PATH)")
@@ -197,6 +197,11 @@ func (f *Flags) Build(args []string, env map[string]string) (*Config, []Warning,
 		return nil, nil, err
 	}
 	c.LogLevel = lvl
+	secWarns, err := f.security.apply(f.fs, c) // first: strict mode resets the flags it ignores
+	if err != nil {
+		return nil, nil, err
+	}
+	warns = append(warns, secWarns...)
 
 	for _, name := range dockerOnly {
 		if f.changed(name) {
@@ -340,9 +345,8 @@ func (f *Flags) Build(args []string, env map[string]string) (*Config, []Warning,
 	}
 
 	// API proxy and rate limits.
-	c.APIProxy.Enabled = f.enableAPIProxy
 	c.APIProxy.Keys = ReadKeys(env)
-	rl, err := f.rateLimit()
+	rl, err := f.rateLimit(c.APIProxy.Enabled)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -414,9 +418,9 @@ func parseLogLevel(s string) (slog.Level, error) {
 	return 0, errorf("Invalid log level: %s", s)
 }
 
-func (f *Flags) rateLimit() (RateLimit, error) {
+func (f *Flags) rateLimit(apiProxy bool) (RateLimit, error) {
 	anyLimit := f.changed("rate-limit-rpm") || f.changed("rate-limit-rph") || f.changed("rate-limit-bytes-pm")
-	if !f.enableAPIProxy {
+	if !apiProxy {
 		if anyLimit || f.noRateLimit {
 			return RateLimit{}, errorf("Rate limit flags require --enable-api-proxy")
 		}

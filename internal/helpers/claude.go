@@ -25,7 +25,7 @@ func GetClaudeKeyScript() string {
 		"# get-claude-key.sh, installed by awf as Claude Code's apiKeyHelper.\n" +
 		"# The real key never enters this sandbox: awf's API proxy at\n" +
 		"# ANTHROPIC_BASE_URL replaces this placeholder on every request.\n" +
-		"printf '%s\\n' '" + agentenv.PlaceholderToken + "'\n"
+		"printf '%s\\n' '" + agentenv.AnthropicPlaceholder + "'\n"
 }
 
 // ClaudeSettingsFiles are the files Claude Code reads its apiKeyHelper

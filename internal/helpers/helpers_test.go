@@ -54,8 +54,8 @@ func TestPreflight(t *testing.T) {
 	dial := DialTCP(time.Second)
 	good := func() map[string]string {
 		return map[string]string{
-			"ANTHROPIC_BASE_URL": up, "ANTHROPIC_AUTH_TOKEN": agentenv.PlaceholderToken,
-			"OPENAI_BASE_URL": up + "/v1", "COPILOT_API_URL": up, "COPILOT_TOKEN": agentenv.PlaceholderToken,
+			"ANTHROPIC_BASE_URL": up, "ANTHROPIC_AUTH_TOKEN": agentenv.AnthropicPlaceholder,
+			"OPENAI_BASE_URL": up + "/v1", "COPILOT_API_URL": up, "COPILOT_TOKEN": agentenv.CopilotPlaceholder,
 			"COPILOT_PROVIDER_BASE_URL": up, "GEMINI_API_BASE_URL": up, "GEMINI_API_KEY": agentenv.GeminiPlaceholder,
 			"HTTPS_PROXY": up, "HTTP_PROXY": up, "GITHUB_TOKEN": "ghs_fine",
 		}
@@ -71,14 +71,18 @@ func TestPreflight(t *testing.T) {
 				delete(e, k)
 			}
 		}, nil},
-		{"legacy anthropic placeholder accepted", func(e map[string]string) {
-			e["ANTHROPIC_AUTH_TOKEN"] = agentenv.AnthropicPlaceholderLegacy
+		{"openai placeholders accepted", func(e map[string]string) {
+			e["OPENAI_API_KEY"], e["CODEX_API_KEY"] = agentenv.OpenAIPlaceholder, agentenv.OpenAIPlaceholder
 		}, nil},
+		{"another provider's placeholder refused", func(e map[string]string) { e["ANTHROPIC_AUTH_TOKEN"] = agentenv.CopilotPlaceholder },
+			[]string{"placeholder: ANTHROPIC_AUTH_TOKEN is not the placeholder"}},
+		{"github token with the api proxy on", func(e map[string]string) { e["AWF_API_PROXY_IP"] = "172.30.0.30"; e["GH_TOKEN"] = "gho_x" },
+			[]string{"credentials: GITHUB_TOKEN is set although the API proxy is on", "credentials: GH_TOKEN is set"}},
 		{"real anthropic key", func(e map[string]string) { e["ANTHROPIC_API_KEY"] = "sk-ant-api03-x" },
 			[]string{"credentials: ANTHROPIC_API_KEY is set", "credentials: ANTHROPIC_API_KEY holds a value shaped like a real API key (sk-ant-...)"}},
 		{"claude key", func(e map[string]string) { e["CLAUDE_API_KEY"] = "k" }, []string{"credentials: CLAUDE_API_KEY is set"}},
 		{"openai keys", func(e map[string]string) { e["CODEX_API_KEY"] = "a"; e["OPENAI_KEY"] = "b" },
-			[]string{"CODEX_API_KEY is set", "OPENAI_KEY is set"}},
+			[]string{"OPENAI_KEY is set", "placeholder: CODEX_API_KEY is not the placeholder"}},
 		{"key hidden under another name", func(e map[string]string) { e["MY_LLM"] = "sk-proj-abc" },
 			[]string{"credentials: MY_LLM holds a value shaped like a real API key (sk-proj-...)"}},
 		{"auth token replaced", func(e map[string]string) { e["ANTHROPIC_AUTH_TOKEN"] = "secret" },
@@ -155,11 +159,11 @@ func TestGetClaudeKeyScript(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(out) != agentenv.PlaceholderToken+"\n" {
+	if string(out) != agentenv.AnthropicPlaceholder+"\n" {
 		t.Errorf("script prints %q", out)
 	}
 	out, err = exec.Command(p).Output()
-	if err != nil || string(out) != agentenv.PlaceholderToken+"\n" {
+	if err != nil || string(out) != agentenv.AnthropicPlaceholder+"\n" {
 		t.Errorf("direct exec: %q %v", out, err)
 	}
 }

@@ -35,27 +35,26 @@ func DialTCP(timeout time.Duration) func(addr string) error {
 type provider struct {
 	urlVar   string   // set when the provider goes through the API proxy
 	realKeys []string // must be absent
-	placed   []string // must be unset or a placeholder
-	allowed  []string // the placeholders accepted
+	placed   []string // must be unset or awf's placeholder (agentenv.PlaceholderFor)
 	keyShape []string // value prefixes of that provider's real keys
 }
 
 var providers = []provider{
 	{urlVar: "ANTHROPIC_BASE_URL", realKeys: []string{"ANTHROPIC_API_KEY", "CLAUDE_API_KEY"},
 		placed:   []string{"ANTHROPIC_AUTH_TOKEN"},
-		allowed:  []string{agentenv.PlaceholderToken, agentenv.AnthropicPlaceholderLegacy},
 		keyShape: []string{"sk-ant-"}},
-	{urlVar: "OPENAI_BASE_URL", realKeys: []string{"CODEX_API_KEY", "OPENAI_KEY"},
-		placed:   []string{"OPENAI_API_KEY"},
-		allowed:  []string{agentenv.PlaceholderToken},
+	{urlVar: "OPENAI_BASE_URL", realKeys: []string{"OPENAI_KEY"},
+		placed:   []string{"OPENAI_API_KEY", "CODEX_API_KEY"},
 		keyShape: []string{"sk-proj-", "sk-svcacct-", "sk-admin-"}},
 	{urlVar: "COPILOT_API_URL",
-		placed:  []string{"COPILOT_GITHUB_TOKEN", "COPILOT_API_KEY", "COPILOT_TOKEN", "COPILOT_PROVIDER_API_KEY"},
-		allowed: []string{agentenv.PlaceholderToken}},
+		placed: []string{"COPILOT_GITHUB_TOKEN", "COPILOT_API_KEY", "COPILOT_TOKEN", "COPILOT_PROVIDER_API_KEY"}},
 	{urlVar: "GEMINI_API_BASE_URL",
-		placed:  []string{"GEMINI_API_KEY"},
-		allowed: []string{agentenv.GeminiPlaceholder}},
+		placed: []string{"GEMINI_API_KEY"}},
 }
+
+// githubTokens must be absent whenever the API proxy is on (strict
+// security: agentenv never passes them).
+var githubTokens = []string{"GITHUB_TOKEN", "GH_TOKEN", "GITHUB_PERSONAL_ACCESS_TOKEN", "GITHUB_API_TOKEN", "GITHUB_PAT", "GH_ACCESS_TOKEN"}
 
 // Preflight checks the command's environment before it starts: with a
 // provider routed through the API proxy, no real key for it is present,
@@ -90,7 +89,7 @@ func Preflight(env map[string]string, dial func(addr string) error) []Problem {
 			}
 		}
 		for _, k := range p.placed {
-			if v, ok := env[k]; ok && !oneOf(v, p.allowed) {
+			if v, ok := env[k]; ok && v != agentenv.PlaceholderFor(k) {
 				probs = append(probs, Problem{"placeholder", fmt.Sprintf("%s is not the placeholder awf sets; a real credential may have been passed in", k)})
 			}
 		}
@@ -101,6 +100,13 @@ func Preflight(env map[string]string, dial func(addr string) error) []Problem {
 			}
 		}
 		addProbe(p.urlVar, u)
+	}
+	if env["AWF_API_PROXY_IP"] != "" {
+		for _, k := range githubTokens {
+			if env[k] != "" {
+				probs = append(probs, Problem{"credentials", fmt.Sprintf("%s is set although the API proxy is on; GitHub tokens must stay outside the sandbox", k)})
+			}
+		}
 	}
 	if pu, other := env["COPILOT_PROVIDER_BASE_URL"], env["COPILOT_API_URL"]; pu != "" && other != "" && pu != other {
 		probs = append(probs, Problem{"config", "COPILOT_PROVIDER_BASE_URL differs from COPILOT_API_URL"})
@@ -162,15 +168,6 @@ func hostPort(raw string) (string, error) {
 		}
 	}
 	return net.JoinHostPort(u.Hostname(), port), nil
-}
-
-func oneOf(v string, list []string) bool {
-	for _, x := range list {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 func hasPrefix(v string, prefixes []string) bool { return matchedPrefix(v, prefixes) != "" }

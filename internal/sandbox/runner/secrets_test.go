@@ -82,7 +82,7 @@ func TestAPIProxyAndNoKeyInSandbox(t *testing.T) {
 		t.Fatalf("a real key was printed")
 	}
 	for _, w := range []string{`"path":"/v1/chat/completions"`, `"path":"/v1/messages"`,
-		"helper: placeholder-token-for-credential-isolation", `"apiKeyHelper": "/usr/local/bin/get-claude-key.sh"`,
+		"helper: sk-ant-placeholder-key-for-credential-isolation", `"apiKeyHelper": "/usr/local/bin/get-claude-key.sh"`,
 		"preload: /.awf/lib/one-shot-token.so present", "gh hosts bytes: 0",
 		"ok absent", "strace-failed", "init-environ-denied"} {
 		if !strings.Contains(r.stdout, w) {
