@@ -38,6 +38,8 @@ type Input struct {
 	APITargets []string
 	// GHESDomains are the hosts added for ENGINE_API_TARGET (GHES).
 	GHESDomains []string
+	// GHECDomains are the hosts added for a *.ghe.com GITHUB_SERVER_URL.
+	GHECDomains []string
 	// GHHost is GH_HOST in the agent's environment when awf set it from
 	// GITHUB_SERVER_URL ("" otherwise).
 	GHHost string
@@ -64,6 +66,9 @@ func FromRun(c *config.Config, agentEnv map[string]string, p *sandbox.Plan) Inpu
 		if h != "" {
 			in.APITargets = append(in.APITargets, h)
 		}
+	}
+	if s := c.HostEnv["GITHUB_SERVER_URL"]; strings.HasSuffix(hostOf(s), ".ghe.com") {
+		in.GHECDomains = config.AutoAllowed(config.Targets{}, map[string]string{"GITHUB_SERVER_URL": s, "GITHUB_API_URL": c.HostEnv["GITHUB_API_URL"]})
 	}
 	if e := c.HostEnv["ENGINE_API_TARGET"]; e != "" {
 		in.GHESDomains = config.AutoAllowed(config.Targets{}, map[string]string{"ENGINE_API_TARGET": e})
@@ -98,6 +103,9 @@ func Lines(in Input) []Line {
 	add(slog.LevelInfo, "Allowed domains: %s", strings.Join(in.AllowDomains, ", "))
 	if len(in.BlockDomains) > 0 {
 		add(slog.LevelInfo, "Blocked domains: %s", strings.Join(in.BlockDomains, ", "))
+	}
+	if len(in.GHECDomains) > 0 {
+		add(slog.LevelDebug, "Auto-added GHEC domains from GITHUB_SERVER_URL/GITHUB_API_URL: %s", strings.Join(in.GHECDomains, ", "))
 	}
 	if len(in.GHESDomains) > 0 {
 		add(slog.LevelDebug, "Auto-added GHES domains from engine.api-target: %s", strings.Join(in.GHESDomains, ", "))
