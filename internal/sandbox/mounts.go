@@ -14,7 +14,7 @@ const (
 	KindBind  = "bind"  // Source (host path) -> Target
 	KindTmpfs = "tmpfs" // fresh tmpfs at Target
 	KindFile  = "file"  // create Target with Data (parent must be one of our tmpfs)
-	KindMask  = "mask"  // /dev/null over Target, only if Target exists
+	KindMask  = "mask"  // /dev/null over Target, if it exists or Create (then parents are Owned)
 	// KindOverlay: a read-only overlay of Lower (sandbox paths, top first)
 	// at Target; or, with Source and Upper, a writable overlay of the host
 	// directory Source whose changes go to Upper (a sandbox path on a
@@ -38,6 +38,8 @@ type Mount struct {
 	Data     []byte   `json:"data,omitempty"`
 	Mode     uint32   `json:"mode,omitempty"`
 	Owned    bool     `json:"owned,omitempty"` // chown to the sandbox user
+	// Create makes a mask's Target (an empty file) when it is absent.
+	Create bool `json:"create,omitempty"`
 	// Inner binds take Source from inside the sandbox root (a generated
 	// file) and apply only when Target's directory exists.
 	Inner bool `json:"inner,omitempty"`
@@ -62,13 +64,35 @@ var EtcEntries = []string{
 // ToolDirs of the user's home are bound read-write into the fresh $HOME.
 var ToolDirs = []string{".copilot", ".cache", ".config", ".local", ".anthropic", ".claude", ".gemini", ".cargo", ".rustup", ".npm"}
 
-// CredentialFiles under $HOME are masked with /dev/null (the original's 14).
+// CredentialFiles under $HOME show as empty read-only files (/dev/null),
+// present or not, as the original shows them: its mount policy's
+// credential files (file entries, and the known files of its directory
+// entries). Absent ones are created only where that writes nothing to the
+// host (the fresh home, a tool dir's overlay).
 var CredentialFiles = []string{
-	".docker/config.json", ".npmrc", ".cargo/credentials", ".composer/auth.json",
-	".config/gh/hosts.yml", ".ssh/id_rsa", ".ssh/id_ed25519", ".ssh/id_ecdsa", ".ssh/id_dsa",
-	".aws/credentials", ".aws/config", ".kube/config", ".azure/credentials",
-	".config/gcloud/credentials.db",
+	".docker/config.json", ".npmrc", ".composer/auth.json",
+	".ssh/id_rsa", ".ssh/id_ed25519", ".ssh/id_ecdsa", ".ssh/id_dsa",
+	".aws/credentials", ".aws/config", ".kube/config",
+	".azure/credentials", ".azure/msal_token_cache.bin", ".azure/msal_token_cache.json",
+	".azure/accessTokens.json", ".azure/service_principal_entries.json",
+	".cargo/credentials", ".cargo/credentials.toml",
+	".claude/.credentials.json",
+	".gemini/oauth_creds.json", ".gemini/google_accounts.json", ".gemini/access_tokens.json",
+	".config/gh/hosts.yml",
+	".config/gcloud/credentials.db", ".config/gcloud/access_tokens.db", ".config/gcloud/application_default_credentials.json",
+	".config/doctl/config.yaml", ".config/rclone/rclone.conf", ".config/containers/auth.json",
+	".config/pulumi/credentials.json", ".config/helm/repositories.yaml",
 }
+
+// CredentialDirs are credential stores whose files are not known (the
+// original's directory entries without a file list, which its compose
+// runtime cannot mask): hidden whole, when present, under an empty tmpfs.
+var CredentialDirs = []string{".local/state/sandboxes", ".config/heroku", ".config/hub", ".config/op"}
+
+// ToolCacheDir is the runner tool cache's fallback under the user's home,
+// shown read-only when RUNNER_TOOL_CACHE names no directory, as the
+// original: the fresh $HOME would hide it.
+const ToolCacheDir = "work/_tool"
 
 // Sockets that would let the agent drive a container engine outside the sandbox.
 var Sockets = []string{"/var/run/docker.sock", "/run/docker.sock", "/run/containerd/containerd.sock", "/var/run/containerd/containerd.sock"}
@@ -128,6 +152,12 @@ func buildMounts(in Input, egress netip.Addr) ([]Mount, error) {
 			layer = append(layer, Mount{Kind: KindOverlay, Source: path.Join(in.HostHome, d), Target: path.Join(home, d),
 				Upper: fmt.Sprintf("%s/%d", ToolUpperRoot, i), Optional: true})
 		}
+	}
+	if in.ToolCache != "" && path.IsAbs(in.ToolCache) && path.Clean(in.ToolCache) != "/" {
+		tc := path.Clean(in.ToolCache)
+		// Mount points made inside the fresh home belong to the user.
+		layer = append(layer, Mount{Kind: KindBind, Source: tc, Target: tc, ReadOnly: true, Optional: true,
+			Owned: strings.HasPrefix(tc, home+"/")})
 	}
 	if in.Workspace != "" {
 		ws := path.Clean(in.Workspace)
@@ -206,7 +236,11 @@ func buildMounts(in Input, egress netip.Addr) ([]Mount, error) {
 	}
 	ms = append(ms, Mount{Kind: KindOverlay, Target: "/usr/local/bin", Lower: []string{"/.awf/bin", "/usr/local/bin"}})
 	for _, c := range CredentialFiles {
-		ms = append(ms, Mount{Kind: KindMask, Target: path.Join(home, c)})
+		t := path.Join(home, c)
+		ms = append(ms, Mount{Kind: KindMask, Target: t, Create: !hostBacked(t, layer), Owned: true})
+	}
+	for _, c := range CredentialDirs {
+		ms = append(ms, Mount{Kind: KindHide, Target: path.Join(home, c), Options: "mode=0755,size=4k,nr_inodes=16"})
 	}
 	for _, s := range Sockets {
 		ms = append(ms, Mount{Kind: KindMask, Target: s})

@@ -76,7 +76,10 @@ type Input struct {
 	User    User
 	// HostHome is the invoking user's real home on the host: tool dirs are
 	// bound from there into the fresh sandbox $HOME.
-	HostHome  string
+	HostHome string
+	// ToolCache is the runner tool cache (RUNNER_TOOL_CACHE, or the
+	// fallback ~/work/_tool), shown read-only at its own path.
+	ToolCache string
 	Workspace string // bound read-write at the same path
 	Workdir   string // defaults to User.Home
 	AWFDir    string // awf's work dir, hidden from the agent

@@ -126,8 +126,8 @@ func TestMountLayout(t *testing.T) {
 			masks++
 		}
 	}
-	if masks != 14 {
-		t.Errorf("credential masks = %d, want 14", masks)
+	if masks != len(CredentialFiles) {
+		t.Errorf("credential masks = %d, want %d", masks, len(CredentialFiles))
 	}
 	// Order: a parent comes before what is mounted inside it, masks after binds,
 	// the awf dir hidden after /tmp is bound, root read-only last.

@@ -88,6 +88,12 @@ func applyMount(root string, m sandbox.Mount, u sandbox.User) error {
 		return nil
 	case sandbox.KindMask:
 		fi, err := os.Lstat(t)
+		if errors.Is(err, os.ErrNotExist) && m.Create {
+			// Shown present and empty, as the original shows it.
+			if err = placeholder(root, m.Target, m.Owned, u); err == nil {
+				fi, err = os.Lstat(t)
+			}
+		}
 		if err != nil || fi.IsDir() {
 			return nil // nothing there to hide
 		}
@@ -183,7 +189,7 @@ func bind(root string, m sandbox.Mount, t string, u sandbox.User) error {
 		return os.Symlink(link, t)
 	}
 	if fi.IsDir() {
-		if err := os.MkdirAll(t, 0o755); err != nil {
+		if err := mkdirOwned(t, m.Owned, u); err != nil {
 			return err
 		}
 	} else if !exists(t) {
@@ -237,4 +243,42 @@ func hide(root string, m sandbox.Mount) error {
 	defer unix.Close(fd)
 	return unix.Mount("tmpfs", fmt.Sprintf("/proc/self/fd/%d", fd), "tmpfs",
 		unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, m.Options)
+}
+
+// placeholder creates the empty file target (a sandbox path) and its
+// missing parents (the user's when owned), walking from the sandbox root
+// without following any symlink: a link in a tool dir's overlay could
+// otherwise point the creation at the host. It gives up quietly on one.
+func placeholder(root, target string, owned bool, u sandbox.User) error {
+	dfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	parts := strings.Split(strings.Trim(filepath.Clean("/"+target), "/"), "/")
+	for _, p := range parts[:len(parts)-1] {
+		err := unix.Mkdirat(dfd, p, 0o755)
+		created := err == nil
+		if err != nil && !errors.Is(err, unix.EEXIST) {
+			unix.Close(dfd)
+			return err
+		}
+		next, err := unix.Openat(dfd, p, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		unix.Close(dfd)
+		if err != nil {
+			return nil // a symlink or a file on the way: leave it be
+		}
+		dfd = next
+		if created && owned {
+			if err := unix.Fchownat(dfd, "", u.UID, u.GID, unix.AT_EMPTY_PATH); err != nil {
+				unix.Close(dfd)
+				return err
+			}
+		}
+	}
+	defer unix.Close(dfd)
+	fd, err := unix.Openat(dfd, parts[len(parts)-1], unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o444)
+	if err != nil {
+		return nil
+	}
+	return unix.Close(fd)
 }

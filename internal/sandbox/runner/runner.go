@@ -105,6 +105,7 @@ func BuildPlan(c *config.Config, id string, preload []byte, preflight bool) (*sa
 		Command:         []string{"/bin/bash", "-c", c.Command},
 		User:            sandbox.User{UID: c.User.UID, GID: c.User.GID, Name: c.User.Name, Home: c.User.Home},
 		HostHome:        hostHome,
+		ToolCache:       toolCache(c),
 		Workspace:       ws,
 		Workdir:         c.ContainerWorkdir,
 		AWFDir:          c.WorkDir,
