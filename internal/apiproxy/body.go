@@ -15,10 +15,16 @@ type responseBody struct {
 	rc io.ReadCloser
 	tr *usage.Tracker   // HTTP responses
 	ws *usage.WSTracker // upgraded connections, upstream -> agent
+	wg *wsGuard         // per-turn guards of an upgraded connection (guard_ws.go)
 	n  atomic.Int64
 }
 
 func (b *responseBody) Read(p []byte) (int, error) {
+	if b.wg != nil && b.wg.isRefused() {
+		if n, err, ok := b.wg.read(p); ok {
+			return n, err
+		}
+	}
 	n, err := b.rc.Read(p)
 	if n > 0 {
 		b.n.Add(int64(n))
@@ -27,6 +33,12 @@ func (b *responseBody) Read(p []byte) (int, error) {
 			b.tr.Write(p[:n])
 		case b.ws != nil:
 			b.ws.Write(p[:n])
+		}
+	}
+	if err != nil && n == 0 && b.wg != nil && b.wg.isRefused() {
+		// The upstream was closed because a turn was refused: tell the agent why.
+		if n, err, ok := b.wg.read(p); ok {
+			return n, err
 		}
 	}
 	return n, err
@@ -40,6 +52,9 @@ func (b *responseBody) Close() error {
 		u = b.tr.Finish()
 	case b.ws != nil:
 		u = b.ws.Finish()
+		if b.wg != nil && b.wg.close() {
+			u = usage.Usage{} // each turn has its own record
+		}
 	}
 	b.st.respBytes = b.n.Load()
 	b.s.finish(b.st, u)
@@ -53,4 +68,9 @@ type upgradeBody struct {
 	w io.ReadWriteCloser
 }
 
-func (b *upgradeBody) Write(p []byte) (int, error) { return b.w.Write(p) }
+func (b *upgradeBody) Write(p []byte) (int, error) {
+	if b.wg != nil && !b.wg.forward(p) {
+		return len(p), nil // a refused turn goes nowhere
+	}
+	return b.w.Write(p)
+}

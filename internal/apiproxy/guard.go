@@ -126,7 +126,11 @@ func (s *Server) resolveAlias(ctx context.Context, st *reqState, model string) s
 
 // settle books a finished request and fills its record's budget fields.
 func (s *Server) settle(st *reqState, u usage.Usage, rec *usage.Record) {
-	b := s.guards.Settle(st.ticket, st.status, u)
+	s.budgetFields(st, s.guards.Settle(st.ticket, st.status, u), rec)
+}
+
+// budgetFields puts what a response cost into its record and logs it.
+func (s *Server) budgetFields(st *reqState, b guards.Settlement, rec *usage.Record) {
 	if rec == nil {
 		return
 	}

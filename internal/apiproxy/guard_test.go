@@ -534,3 +534,99 @@ func TestGuardUnknownModel(t *testing.T) {
 		t.Fatalf("%+v", recs)
 	}
 }
+
+// sendTurn sends one response.create and reads until the turn ends: the
+// response.completed event (ok) or a guard's error event and close.
+func sendTurn(t *testing.T, ctx context.Context, c *websocket.Conn, model string) (completed bool, errEvent map[string]any, closeErr error) {
+	t.Helper()
+	if err := c.Write(ctx, websocket.MessageText, []byte(`{"type":"response.create","model":"`+model+`","input":[{"role":"user","content":"hi"}]}`)); err != nil {
+		return false, nil, err
+	}
+	for {
+		_, m, err := c.Read(ctx)
+		if err != nil {
+			return false, errEvent, err
+		}
+		var ev map[string]any
+		json.Unmarshal(m, &ev)
+		switch ev["type"] {
+		case "response.completed":
+			return true, nil, nil
+		case "error":
+			errEvent = ev
+		}
+	}
+}
+
+// TestGuardWebSocketTurns: on one Responses API WebSocket, every
+// response.create is a turn: budgets and model policy apply per turn, a
+// refused turn never reaches the upstream, and the agent gets the guard's
+// error event and a 1008 close.
+func TestGuardWebSocketTurns(t *testing.T) {
+	for _, mode := range []websocket.CompressionMode{websocket.CompressionDisabled, websocket.CompressionContextTakeover} {
+		t.Run(map[websocket.CompressionMode]string{websocket.CompressionDisabled: "plain", websocket.CompressionContextTakeover: "deflate"}[mode], func(t *testing.T) {
+			fake := fakeprovider.NewOpenAI(fakeprovider.Reply{InputTokens: 1000, OutputTokens: 100})
+			r := newRig(t, fake, withGuards(guards.Config{MaxRuns: 2, DisallowedModels: []string{"*opus*"}}))
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			dial := func() *websocket.Conn {
+				c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(r.urls["openai"], "http")+"/v1/responses", &websocket.DialOptions{CompressionMode: mode})
+				if err != nil {
+					t.Fatal(err)
+				}
+				c.SetReadLimit(1 << 20)
+				return c
+			}
+			c := dial()
+			defer c.CloseNow()
+			for i := 0; i < 2; i++ {
+				if ok, ev, err := sendTurn(t, ctx, c, "gpt-5"); !ok {
+					t.Fatalf("turn %d: %v %v", i+1, ev, err)
+				}
+			}
+			ok, ev, err := sendTurn(t, ctx, c, "gpt-5")
+			e, _ := ev["error"].(map[string]any)
+			if ok || ev == nil || ev["status"] != 429.0 || e["type"] != "max_runs_exceeded" || websocket.CloseStatus(err) != websocket.StatusPolicyViolation {
+				t.Fatalf("third turn: completed=%v event=%v err=%v", ok, ev, err)
+			}
+			var frames int
+			for _, q := range fake.Requests() {
+				frames += len(q.Frames)
+			}
+			if frames != 2 {
+				t.Fatalf("upstream received %d turns, want 2", frames)
+			}
+			recs := r.records()
+			if len(recs) != 2 || recs[0].Transport != "websocket" || recs[0].InputTokens != 1000 || recs[1].AICreditsTotal == nil {
+				t.Fatalf("records %+v", recs)
+			}
+		})
+	}
+	t.Run("disallowed model in response.create", func(t *testing.T) {
+		fake := fakeprovider.NewOpenAI(fakeprovider.Reply{})
+		r := newRig(t, fake, withGuards(guards.Config{DisallowedModels: []string{"*opus*"}}))
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(r.urls["openai"], "http")+"/v1/responses", &websocket.DialOptions{CompressionMode: websocket.CompressionContextTakeover})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.CloseNow()
+		if ok, ev, _ := sendTurn(t, ctx, c, "gpt-5"); !ok {
+			t.Fatalf("allowed turn: %v", ev)
+		}
+		ok, ev, err := sendTurn(t, ctx, c, "claude-opus-4-1")
+		e, _ := ev["error"].(map[string]any)
+		if ok || ev["status"] != 403.0 || e["type"] != "model_policy_violation" || e["reason"] != "disallowed" || websocket.CloseStatus(err) != websocket.StatusPolicyViolation {
+			t.Fatalf("completed=%v event=%v err=%v", ok, ev, err)
+		}
+		for _, q := range fake.Requests() {
+			for _, f := range q.Frames {
+				if strings.Contains(f, "opus") {
+					t.Fatalf("the refused turn reached the upstream: %s", f)
+				}
+			}
+		}
+		r.waitEvents("model_policy_violation", 1)
+	})
+}

@@ -216,6 +216,7 @@ func (s *Server) modifyResponse(resp *http.Response) error {
 			return errors.New("upgrade response body is not writable")
 		}
 		rb.ws = usage.NewWSTracker(st.p.Name)
+		rb.wg = s.guardWebSocket(st, rb, rwc)
 		resp.Body = &upgradeBody{responseBody: rb, w: rwc}
 		return nil
 	case track:

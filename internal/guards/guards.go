@@ -309,6 +309,20 @@ func (g *Guards) Settle(t *Ticket, status int, u Usage) Settlement {
 	return g.account(t.req.Provider, t.req.Model, u)
 }
 
+// Charge books usage that arrived without an admitted request (a
+// WebSocket message that was not a response.create the proxy saw).
+func (g *Guards) Charge(r Request, u Usage) Settlement {
+	if !u.Found {
+		return Settlement{}
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.account(r.Provider, r.Model, u)
+}
+
+// Model is the model the ticket's request named.
+func (t *Ticket) Model() string { return t.req.Model }
+
 // account adds one response's usage to every budget. Called with g.mu held.
 func (g *Guards) account(provider, reqModel string, u Usage) Settlement {
 	c := &g.cfg

@@ -75,6 +75,41 @@ type WSTracker struct {
 	inflater io.ReadCloser
 	out      []byte
 	inflated int // messages inflated, for tests and diagnostics
+
+	maxMsg    int                          // 0: maxWSMessage
+	onMessage func(msg []byte, whole bool) // see SetOnMessage
+}
+
+// SetOnMessage makes the tracker call f with each text message, in order,
+// as its last frame arrives (inflated; whole false and msg nil when it was
+// too large to keep). f runs with the tracker locked: it must not call the
+// tracker, and msg is only valid during the call.
+func (t *WSTracker) SetOnMessage(f func(msg []byte, whole bool)) { t.onMessage = f }
+
+// SetMaxMessage sets the largest message kept (default 1 MiB).
+func (t *WSTracker) SetMaxMessage(n int) { t.maxMsg = n }
+
+func (t *WSTracker) limit() int {
+	if t.maxMsg > 0 {
+		return t.maxMsg
+	}
+	return maxWSMessage
+}
+
+// AtBoundary reports whether the bytes seen so far end exactly between
+// two messages (no frame or fragmented message open), where another frame
+// could be spliced into the stream.
+func (t *WSTracker) AtBoundary() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.state == wsStart || t.state == wsHeader && t.hdrN == 0 && !t.inMsg
+}
+
+// EventUsage is the usage one event (SSE data, WebSocket message) reports.
+func EventUsage(msg []byte) Usage {
+	var a accum
+	a.event(msg)
+	return a.u
 }
 
 // NewWSTracker prepares a tracker for one WebSocket connection.
@@ -223,7 +258,7 @@ func (t *WSTracker) readPayload(p []byte) []byte {
 	chunk := p[:n]
 	t.remaining -= uint64(n)
 	if !t.control && t.inMsg && t.collect && !t.over {
-		if len(t.msg)+n > maxWSMessage {
+		if len(t.msg)+n > t.limit() {
 			t.over = true
 			t.msg = t.msg[:0]
 		} else {
@@ -265,15 +300,26 @@ func (t *WSTracker) endFrame() {
 			// Inflating later messages against a window we never saw may
 			// produce garbage; the JSON parser will then reject it.
 			t.hist = t.hist[:0]
+			t.notify(nil, false)
 			return
 		}
 		var ok bool
 		if msg, ok = t.inflate(msg); !ok {
+			t.notify(nil, false)
 			return
 		}
 	}
 	if t.text && !t.over {
 		t.acc.event(msg)
+		t.notify(msg, true)
+	} else {
+		t.notify(nil, false)
+	}
+}
+
+func (t *WSTracker) notify(msg []byte, whole bool) {
+	if t.onMessage != nil && t.text {
+		t.onMessage(msg, whole)
 	}
 }
 
@@ -291,7 +337,7 @@ func (t *WSTracker) inflate(msg []byte) ([]byte, bool) {
 	}
 	t.out = t.out[:0]
 	for {
-		if len(t.out) > maxWSMessage {
+		if len(t.out) > t.limit() {
 			t.hist = t.hist[:0]
 			return nil, false
 		}
