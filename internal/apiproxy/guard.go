@@ -154,14 +154,39 @@ func (s *Server) budgetFields(st *reqState, b guards.Settlement, rec *usage.Reco
 	}
 }
 
+// logGuards reports the guard settings at start-up, as the original's
+// startup lines do.
+func (s *Server) logGuards() {
+	c := s.guards.Config()
+	if !c.Active() {
+		return
+	}
+	s.log.Info("startup", "message", "Guards configured", "max_ai_credits", c.MaxAICredits, "max_effective_tokens", c.MaxEffectiveTokens,
+		"max_runs", c.MaxRuns, "max_cache_misses", c.MaxCacheMisses, "max_permission_denied", c.MaxPermissionDenied,
+		"max_model_multiplier", c.MaxModelMultiplier, "allowed_models", c.AllowedModels, "disallowed_models", c.DisallowedModels,
+		"model_aliases", len(c.Aliases), "token_steering", c.Steering, "pricing_version", guards.Pricing.Version)
+}
+
+// logBudget reports the run's spend at shutdown.
+func (s *Server) logBudget() {
+	snap := s.guards.Snapshot()
+	args := []any{"ai_credits", snap.AICredits, "runs", snap.Runs, "effective_tokens", snap.EffectiveTokens, "blocked", snap.Blocked}
+	if snap.StoppedBy != nil {
+		args = append(args, "stopped_by", snap.StoppedBy.Rule)
+	}
+	s.log.Info("budget_summary", args...)
+}
+
 // GuardSnapshot is the run's spend against each budget so far.
 func (s *Server) GuardSnapshot() guards.Snapshot { return s.guards.Snapshot() }
 
 // writeGuardState persists the snapshot atomically next to the token log.
 func (s *Server) writeGuardState() {
-	if s.cfg.TokenLogDir == "" {
+	if s.cfg.TokenLogDir == "" || s.tokens == nil {
 		return
 	}
+	guardStateMu.Lock()
+	defer guardStateMu.Unlock()
 	b, err := json.MarshalIndent(s.guards.Snapshot(), "", "  ")
 	if err != nil {
 		return
@@ -172,6 +197,8 @@ func (s *Server) writeGuardState() {
 		os.Rename(tmp, p)
 	}
 }
+
+var guardStateMu sync.Mutex // one writer of guards.json at a time
 
 // catalogs caches each provider's model list for alias resolution.
 type catalogs struct {

@@ -48,6 +48,7 @@ func New(cfg *Config, log *slog.Logger) (*Server, error) {
 	s.transport = newTransport(cfg)
 	s.guards = guards.New(cfg.Guards)
 	s.guards.OnFirstBlock(s.writeGuardState)
+	s.logGuards()
 	if cfg.TokenLogDir != "" {
 		tl, err := usage.OpenLog(cfg.TokenLogDir)
 		if err != nil {
@@ -193,6 +194,7 @@ func (s *Server) shutdown() {
 		s.tokens.Close()
 	}
 	s.writeGuardState()
+	s.logBudget()
 }
 
 // proxyFor builds the reverse proxy of one provider.

@@ -128,7 +128,8 @@ type ModelCredits struct {
 	PricingSource string  `json:"pricing_source"`
 }
 
-// Stop records the first refusal of the run: which guard stopped it.
+// Stop records the first refusal by a budget or limit: which guard stopped
+// the run.
 type Stop struct {
 	Rule    string    `json:"rule"`
 	Message string    `json:"message"`
@@ -165,7 +166,7 @@ func (g *Guards) Admit(r Request) (*Ticket, Decision) {
 	} else {
 		first = g.blocked[d.Rule] == 0
 		g.blocked[d.Rule]++
-		if g.stop == nil {
+		if g.stop == nil && terminal[d.Rule] {
 			g.stop = &Stop{Rule: d.Rule, Message: d.Message(), Status: d.Status, Time: g.now().UTC()}
 		}
 	}
@@ -177,6 +178,13 @@ func (g *Guards) Admit(r Request) (*Ticket, Decision) {
 		return nil, d
 	}
 	return t, d
+}
+
+// terminal are the guards that, once tripped, refuse every later request:
+// they stop the run. The model guards refuse one request at a time.
+var terminal = map[string]bool{
+	"effective_tokens_limit_exceeded": true, "max_runs_exceeded": true, "max_cache_misses_exceeded": true,
+	"permission_denied_limit_exceeded": true, "ai_credits_limit_exceeded": true,
 }
 
 // decide runs the guards in the original's order; the first refusal wins.
@@ -455,13 +463,17 @@ func (s Snapshot) Lines() []string {
 	if s.MaxPermissionDenied > 0 {
 		lim("Upstream 401/403 responses", strconv.FormatInt(s.PermissionDenied, 10), strconv.FormatInt(s.MaxPermissionDenied, 10))
 	}
-	if s.StoppedBy != nil {
+	if len(s.Blocked) > 0 {
 		rules := make([]string, 0, len(s.Blocked))
 		for r, n := range s.Blocked {
 			rules = append(rules, fmt.Sprintf("%s×%d", r, n))
 		}
 		sort.Strings(rules)
-		out = append(out, fmt.Sprintf("Stopped by guard %s: %s (requests refused: %s)", s.StoppedBy.Rule, s.StoppedBy.Message, strings.Join(rules, ", ")))
+		if s.StoppedBy != nil {
+			out = append(out, fmt.Sprintf("Stopped by guard %s: %s (requests refused: %s)", s.StoppedBy.Rule, s.StoppedBy.Message, strings.Join(rules, ", ")))
+		} else {
+			out = append(out, "Requests refused by guards: "+strings.Join(rules, ", "))
+		}
 	}
 	return out
 }

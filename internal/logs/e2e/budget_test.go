@@ -1,0 +1,63 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/awf-dev/awf/internal/testnet"
+)
+
+// TestBudgetsInRealRun: a real sandboxed run with a turn limit and a
+// credit budget. The agent's third call is refused by the api-proxy (429
+// max_runs_exceeded) and never reaches the upstream; the run's last stderr
+// lines and `awf logs summary` show spend against each limit and name the
+// guard that stopped the run, with the upstream's numbers.
+func TestBudgetsInRealRun(t *testing.T) {
+	testnet.Require(t)
+	if testing.Short() {
+		t.Skip("builds and runs the awf binary; skipped with -short")
+	}
+	var calls atomic.Int64
+	testnet.NewUpstreamFor(t, "api.anthropic.com", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		// 10000 in + 2000 out at claude-sonnet-4-5 ($3 / $15 per 1M) = 3 + 3 = 6 credits
+		fmt.Fprint(w, `{"id":"msg_1","type":"message","model":"claude-sonnet-4-5","usage":{"input_tokens":10000,"output_tokens":2000}}`)
+	}))
+	work := t.TempDir()
+	os.Chmod(work, 0o777)
+	os.Chmod(filepath.Dir(work), 0o755)
+	tmp := t.TempDir()
+	call := `curl -sS -m 10 -o /dev/null -w '%{http_code}\n' -X POST "$ANTHROPIC_BASE_URL/v1/messages" -H 'Content-Type: application/json' -d '{"model":"claude-sonnet-4-5","max_tokens":5,"messages":[]}'`
+	script := strings.Join([]string{call, call, call, "echo agent done"}, "\n")
+	env := []string{"TMPDIR=" + tmp, "ANTHROPIC_API_KEY=sk-ant-test-budget-e2e"}
+	r := awf(t, work, env, "--enable-api-proxy", "-d", "api.anthropic.com", "--max-runs", "2", "--max-ai-credits", "100", "--max-cache-misses", "5", "--", script)
+	if r.code != 0 || r.stdout != "200\n200\n429\nagent done\n" {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	if calls.Load() != 2 {
+		t.Fatalf("upstream got %d calls, want 2", calls.Load())
+	}
+	for _, w := range []string{"AI credits: 12.0000 / 100", "LLM turns: 2 / 2", "Consecutive cache misses: 2 / 5",
+		"Stopped by guard max_runs_exceeded: Maximum LLM invocations exceeded (2 / 2)."} {
+		if !strings.Contains(r.stderr, w) {
+			t.Errorf("stderr lacks %q:\n%s", w, r.stderr)
+		}
+	}
+	if i, j := strings.LastIndex(r.stderr, "LLM turns"), strings.LastIndex(r.stderr, "Process exiting with code"); i < 0 || j < i {
+		t.Errorf("the budget lines are not among the run's last lines:\n%s", r.stderr)
+	}
+	sum := awf(t, work, env, "logs", "summary")
+	for _, w := range []string{"<summary>LLM Budgets</summary>", "| AI credits | 12.0000 | 100 |", "| LLM turns | 2 | 2 |",
+		"Stopped by guard `max_runs_exceeded`", "| claude-sonnet-4-5 | 2 | 12.0000 | curated |",
+		"| anthropic | claude-sonnet-4-5 | 2 | 20,000 | 4,000 |"} {
+		if !strings.Contains(sum.stdout, w) {
+			t.Errorf("summary lacks %q:\n%s\nstderr:\n%s", w, sum.stdout, sum.stderr)
+		}
+	}
+}
