@@ -29,6 +29,7 @@ func init() { configureRoot = setUpRun }
 func setUpRun(root *cobra.Command) {
 	flags := config.Register(root.Flags())
 	root.Args = cobra.ArbitraryArgs
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return config.SuggestFlag(cmd.Flags(), err) })
 	root.RunE = func(cmd *cobra.Command, args []string) error { return runMain(flags, args) }
 }
 
@@ -82,8 +83,14 @@ func runMain(flags *config.Flags, args []string) error {
 			k.OpenAI != "", k.Anthropic != "", k.Copilot(), k.Gemini != ""))
 	}
 	log.Debug("config", "config", c.Redacted())
+	resolver, err := prepareExtras(c) // extras.go: session state, DoH
+	if err != nil {
+		log.Error("Fatal error: " + err.Error())
+		return exit(1)
+	}
 
 	code, err := runner.Run(context.Background(), runner.Options{
+		Resolver:   resolver,
 		Config:     c,
 		Stdio:      native.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr},
 		Log:        log,
@@ -97,6 +104,7 @@ func runMain(flags *config.Flags, args []string) error {
 		log.Error("Fatal error: " + err.Error())
 		code = 1
 	}
+	finishExtras(c, code, err, log) // extras.go: diagnostics, session state
 	if c.KeepContainers {
 		log.Info("Keeping work dir and logs (--keep-containers): " + c.WorkDir)
 	} else {

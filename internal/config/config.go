@@ -34,6 +34,7 @@ type Config struct {
 	HostAccess hostaccess.Plan
 	CLIProxy   CLIProxy
 	Security   Security // strict by default (security.go)
+	Extras     Extras   // session state, diagnostics, DoH, pids limit, rulesets (extras.go)
 
 	Mounts           []Mount
 	ContainerWorkdir string // "" means the invoking user's home

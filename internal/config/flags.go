@@ -52,8 +52,9 @@ type Flags struct {
 
 	hostAccess hostAccessFlags // hostaccess.go
 
-	buildLocal, skipPull                bool
-	imageTag, imageRegistry, agentImage string
+	cfg    configFileFlags // configfile.go: --config
+	extras extraFlags      // extras.go: --ruleset-file, --session-state-dir, --diagnostic-logs, --dns-over-https, --pids-limit
+	compat compatFlags     // compat.go: the compatibility-only flags
 
 	// ValidateAllowed and ValidateBlocked check each allowlist and blocklist
 	// entry (nil: domains.Validate and domains.ValidateBlocked); Build adds
@@ -97,25 +98,16 @@ func (s System) withDefaults() System {
 	return s
 }
 
-// dockerOnly are accepted for compatibility and ignored by the native runtime.
-var dockerOnly = []string{"build-local", "skip-pull", "image-tag", "image-registry", "agent-image"}
-
 // Register adds the main command's flags to fs.
 func Register(fs *pflag.FlagSet) *Flags {
 	f := &Flags{fs: fs}
+	f.cfg.register(fs)
 	// Domain filtering.
 	fs.StringArrayVarP(&f.allowDomains, "allow-domains", "d", nil, "Comma-separated allowed `domains` (repeatable). github.com = domain and subdomains; *.github.com = subdomains; https://x = HTTPS only; http://x = HTTP only")
 	fs.StringVar(&f.allowDomainsFile, "allow-domains-file", "", "Read allowed domains from `path` (one per line or comma-separated, # comments)")
 	fs.StringArrayVar(&f.blockDomains, "block-domains", nil, "Comma-separated blocked `domains`, overriding the allowlist (repeatable). Supports wildcards")
 	fs.StringVar(&f.blockDomainsFile, "block-domains-file", "", "Read blocked domains from `path` (one per line, # comments)")
 	fs.StringVar(&f.dnsServers, "dns-servers", "", "Comma-separated trusted DNS `servers` (auto-detected from host if omitted)")
-
-	// Image management: Docker only.
-	fs.BoolVarP(&f.buildLocal, "build-local", "b", false, "Docker runtime only; ignored by the native runtime")
-	fs.StringVar(&f.agentImage, "agent-image", "default", "Docker runtime only; ignored by the native runtime")
-	fs.StringVar(&f.imageRegistry, "image-registry", "ghcr.io/github/gh-aw-firewall", "Docker runtime only; ignored by the native runtime")
-	fs.StringVar(&f.imageTag, "image-tag", "latest", "Docker runtime only; ignored by the native runtime")
-	fs.BoolVar(&f.skipPull, "skip-pull", false, "Docker runtime only; ignored by the native runtime")
 
 	// Agent configuration.
 	fs.StringArrayVarP(&f.env, "env", "e", nil, "Environment variable `KEY=VALUE` for the command (repeatable)")
@@ -151,6 +143,8 @@ func Register(fs *pflag.FlagSet) *Flags {
 	fs.StringVar(&f.workDir, "work-dir", "", "Put temporary files in `dir` (default: $TMPDIR/awf-<ms>)")
 	fs.StringVar(&f.proxyLogsDir, "proxy-logs-dir", "", "Write the proxy logs to `dir`")
 	fs.StringVar(&f.auditDir, "audit-dir", "", "Write audit artifacts to `dir` (env AWF_AUDIT_DIR; default <work-dir>/audit)")
+	f.extras.register(fs)
+	f.compat.register(fs) // last: only the names nobody else registered
 	return f
 }
 
@@ -187,10 +181,16 @@ func (f *Flags) Build(args []string, env map[string]string) (*Config, []Warning,
 	}
 	c := &Config{HostEnv: env}
 
+	args = f.extras.fixArgs(f.fs, args) // --dns-over-https's optional value
 	if len(args) == 0 {
 		return nil, nil, ErrNoCommand
 	}
 	c.Command = JoinCommand(args)
+	cfgWarns, err := f.cfg.apply(f.fs, sys) // --config: before any flag is read
+	if err != nil {
+		return nil, nil, err
+	}
+	warns = append(warns, cfgWarns...)
 
 	lvl, err := parseLogLevel(f.logLevel)
 	if err != nil {
@@ -203,11 +203,11 @@ func (f *Flags) Build(args []string, env map[string]string) (*Config, []Warning,
 	}
 	warns = append(warns, secWarns...)
 
-	for _, name := range dockerOnly {
-		if f.changed(name) {
-			warn(slog.LevelWarn, "--%s is a Docker-runtime flag and is ignored by the native runtime", name)
-		}
+	compatWarns, err := f.compat.check(f.fs, f.cfg.fromConfig) // compat.go
+	if err != nil {
+		return nil, nil, err
 	}
+	warns = append(warns, compatWarns...)
 
 	// Domains.
 	allow := domains.SplitList(strings.Join(f.allowDomains, ","))
@@ -218,6 +218,11 @@ func (f *Flags) Build(args []string, env map[string]string) (*Config, []Warning,
 		}
 		allow = dedupe(append(allow, more...))
 	}
+	allow, rsWarns, err := f.extras.mergeRulesets(sys, c, allow) // extras.go: --ruleset-file
+	if err != nil {
+		return nil, nil, err
+	}
+	warns = append(warns, rsWarns...)
 	if len(allow) == 0 {
 		warn(slog.LevelDebug, "No allowed domains specified - all network access will be blocked")
 	}
@@ -368,6 +373,12 @@ func (f *Flags) Build(args []string, env map[string]string) (*Config, []Warning,
 		warn(slog.LevelWarn, "⚠️  Using --env-all: All host environment variables will be passed to the command")
 		warn(slog.LevelWarn, "   This may expose sensitive credentials if logs or configs are shared")
 	}
+
+	exWarns, err := f.extras.build(f.fs, env, c) // extras.go
+	if err != nil {
+		return nil, nil, err
+	}
+	warns = append(warns, exWarns...)
 
 	// Identity and directories.
 	id, idWarns := ResolveIdentity(sys, env)

@@ -22,18 +22,20 @@ func buildWith(t *testing.T, argv []string) (*Config, []Warning, *extra, error) 
 	f := Register(fs)
 	f.Sys = fakeSys(0, testFiles)
 	x := &extra{}
-	fs.BoolVar(&x.dind, "enable-dind", false, "")
-	fs.StringVar(&x.doh, "dns-over-https", "", "")
-	fs.Lookup("dns-over-https").NoOptDefVal = "https://dns.google/dns-query"
 	if fs.Lookup("allow-host-service-ports") == nil { // registered by hostaccess.go once it exists
 		fs.StringVar(&x.servicePort, "allow-host-service-ports", "", "")
 	}
-	fs.BoolVar(&x.isolation, "network-isolation", true, "")
 	if err := fs.Parse(argv); err != nil {
 		t.Fatalf("parse %v: %v", argv, err)
 	}
 	c, w, err := f.Build(fs.Args(), map[string]string{"SUDO_UID": "1001", "SUDO_GID": "1001"})
 	x.servicePort = fs.Lookup("allow-host-service-ports").Value.String()
+	// enable-dind, network-isolation (compat.go) and dns-over-https (extras.go).
+	x.dind = fs.Lookup("enable-dind").Value.String() == "true"
+	if c != nil {
+		x.doh = c.Extras.DNSOverHTTPS
+	}
+	x.isolation = fs.Lookup("network-isolation").Value.String() == "true"
 	return c, w, x, err
 }
 

@@ -21,6 +21,9 @@ type Assignment struct {
 // with the reason, as one line.
 type Notice struct {
 	Key, Msg string
+	// Debug: the key is honoured by default (nothing for the user to
+	// learn); log it at debug level only.
+	Debug bool
 }
 
 // Mapped is what a document asks for, as flag assignments and notices.
@@ -55,6 +58,7 @@ type rule struct {
 	// allows, so a document that sets it (to anything but false or empty)
 	// is refused instead.
 	Refuse bool
+	Debug  bool // see Notice.Debug
 }
 
 // Why-texts shared by several keys.
@@ -84,7 +88,7 @@ var rules = []rule{
 
 	{Path: "filesystem.allowWrite", Refuse: true, Why: "the native runtime cannot yet narrow writable mounts to these paths (the original also refuses it on runtimes that cannot enforce it)"},
 
-	{Path: "apiProxy.enabled", Why: whyAlwaysOn},
+	{Path: "apiProxy.enabled", Why: whyAlwaysOn, Debug: true},
 	{Path: "apiProxy.enableTokenSteering", Flag: "enable-token-steering", Conv: convBool},
 	{Path: "apiProxy.anthropicAutoCache", Flag: "anthropic-auto-cache", Conv: convBool},
 	{Path: "apiProxy.anthropicCacheTailTtl", Flag: "anthropic-cache-tail-ttl", Conv: convString},
@@ -270,7 +274,7 @@ func Map(d Document) (Mapped, error) {
 				return Mapped{}, fmt.Errorf("config.%s is not supported by the native runtime: %s", r.Path, r.Why)
 			}
 			if r.Why != "" {
-				out.Notices = append(out.Notices, Notice{Key: r.Path, Msg: fmt.Sprintf("config key %s has no effect: %s", r.Path, r.Why)})
+				out.Notices = append(out.Notices, Notice{Key: r.Path, Msg: fmt.Sprintf("config key %s has no effect: %s", r.Path, r.Why), Debug: r.Debug})
 			}
 			continue
 		}
