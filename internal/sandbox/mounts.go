@@ -38,6 +38,9 @@ type Mount struct {
 	Data     []byte   `json:"data,omitempty"`
 	Mode     uint32   `json:"mode,omitempty"`
 	Owned    bool     `json:"owned,omitempty"` // chown to the sandbox user
+	// Glob: Source is a pattern; each host path it matches is bound at
+	// the same path inside (Target is then the pattern too).
+	Glob bool `json:"glob,omitempty"`
 	// Create makes a mask's Target (an empty file) when it is absent.
 	Create bool `json:"create,omitempty"`
 	// Inner binds take Source from inside the sandbox root (a generated
@@ -51,14 +54,34 @@ const ToolUpperRoot = "/.awf-rw"
 // SystemDirs are bound read-only, as the original binds them into /host.
 var SystemDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/opt", "/sys", "/dev"}
 
-// EtcEntries are the host /etc entries the sandbox sees (read-only). The
-// original binds the first seven; the rest are harmless files shells and
-// resolvers read.
+// EtcEntries are the host /etc entries the sandbox sees (read-only), one
+// row per entry with why it is there; "*" patterns are expanded at mount
+// time. The original binds the first seven (and the RHEL CA stores); the
+// rest are files shells, resolvers and common toolchains read (audited by
+// TestToolchainsHelloWorld: compile and run in the sandbox). Left out on
+// purpose: shadow, gshadow, sudoers, ssh, machine-id (secrets or host
+// identity), npmrc (may hold registry tokens; npm works without it).
 var EtcEntries = []string{
 	"ssl", "ca-certificates", "alternatives", "ld.so.cache", "passwd", "group", "nsswitch.conf",
-	"ld.so.conf", "ld.so.conf.d", "localtime", "bash.bashrc", "profile", "profile.d",
+	"pki/ca-trust/extracted", "pki/tls/certs", // RHEL CA stores (original)
+	"ld.so.conf", "ld.so.conf.d", "localtime", "timezone", "bash.bashrc", "profile", "profile.d",
 	"inputrc", "gitconfig", "host.conf", "gai.conf", "protocols", "services", "mime.types",
-	"environment", "login.defs", "terminfo", "os-release",
+	"environment", "login.defs", "terminfo", "os-release", "locale.alias", "locale.conf",
+	"mtab",      // -> /proc/self/mounts: df, Java's FileStore, psutil
+	"java-*",    // Debian/Ubuntu OpenJDK: security/java.security, net.properties (javac and java fail without)
+	"java",      // RHEL/Fedora java.conf
+	"jvm",       // RHEL jvm dirs
+	"pki/java",  // RHEL Java cacerts
+	"maven",     // Debian mvn: m2.conf (the launcher needs it), settings.xml
+	"dotnet",    // install_location: how the dotnet host finds its runtime
+	"python3",   // Debian python's debian_config
+	"python3.*", // Debian python's sitecustomize.py
+	"pip.conf",  // pip's system config (index mirror)
+	"perl",      // Debian perl's @INC has /etc/perl (Net::Config's libnet.cfg)
+	"gemrc",     // RubyGems' system config
+	"gnutls",    // git-remote-https (libcurl-gnutls) system priorities
+	"fonts",     // fontconfig: Java AWT, matplotlib headless rendering
+	"xml",       // XML catalogs (xmllint, xsltproc)
 }
 
 // ToolDirs of the user's home are bound read-write into the fresh $HOME.
@@ -135,7 +158,8 @@ func buildMounts(in Input, egress netip.Addr) ([]Mount, error) {
 	}
 	layer = append(layer, Mount{Kind: KindTmpfs, Target: "/etc", Options: "mode=0755,size=16m"})
 	for _, e := range EtcEntries {
-		layer = append(layer, Mount{Kind: KindBind, Source: "/etc/" + e, Target: "/etc/" + e, ReadOnly: true, Optional: true})
+		layer = append(layer, Mount{Kind: KindBind, Source: "/etc/" + e, Target: "/etc/" + e, ReadOnly: true, Optional: true,
+			Glob: strings.Contains(e, "*")})
 	}
 	layer = append(layer,
 		Mount{Kind: KindBind, Source: "/tmp", Target: "/tmp"},

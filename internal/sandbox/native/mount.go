@@ -53,6 +53,20 @@ func applyMount(root string, m sandbox.Mount, u sandbox.User) error {
 	t := inRoot(root, m.Target)
 	switch m.Kind {
 	case sandbox.KindBind:
+		if m.Glob {
+			matches, err := filepath.Glob(m.Source)
+			if err != nil {
+				return err
+			}
+			for _, src := range matches {
+				one := m
+				one.Glob, one.Source, one.Target = false, src, src
+				if err := bind(root, one, inRoot(root, src), u); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
 		return bind(root, m, t, u)
 	case sandbox.KindTmpfs:
 		if m.Optional && !exists(t) {
