@@ -104,7 +104,7 @@ func TestToolchainsHelloWorld(t *testing.T) {
 			files: map[string]string{"hello.rb": "require 'json'; require 'openssl'; puts 'hello from ruby'\n"},
 			run:   "ruby -c hello.rb && ruby hello.rb", want: "hello from ruby"},
 		{name: "dotnet", setup: byName("dotnet"),
-			run:  "export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 && dotnet new console -o h >/dev/null && cd h && dotnet run", want: "Hello, World!"},
+			run: "export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 && dotnet new console -o h >/dev/null && cd h && dotnet run", want: "Hello, World!"},
 		{name: "go", setup: func(*testing.T) ([]string, string, string) {
 			goBin, err := exec.LookPath("go")
 			if err != nil || !visible(goBin) {
