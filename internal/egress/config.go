@@ -43,6 +43,8 @@ type Config struct {
 	Resolver Resolver
 	// LogDir receives access.log, audit.jsonl and dns.jsonl; "" disables.
 	LogDir string
+	// Host is how host.docker.internal is served (hostaccess.go); zero: not at all.
+	Host HostAccess
 
 	ConnectTimeout time.Duration // dialing an upstream (30 s, as Squid)
 	RequestTimeout time.Duration // waiting for request headers / idle keep-alive (2 min)

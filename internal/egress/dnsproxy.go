@@ -87,6 +87,9 @@ func (s *Server) handleDNS(w dns.ResponseWriter, q *dns.Msg) {
 		de.Reason = "not a domain name"
 		return
 	}
+	if s.answerHost(m, de, qq, name) { // host.docker.internal: hostaccess.go
+		return
+	}
 	d := s.cfg.Policy.Decide(name, domains.HTTPS)
 	if !d.Allowed {
 		if h := s.cfg.Policy.Decide(name, domains.HTTP); h.Allowed {

@@ -273,6 +273,9 @@ func (s *Server) forward(c *clientConn, br *bufio.Reader, req *http.Request, kin
 		s.deny(c, e, orDash(host), "deny-invalid", "invalid host")
 		return false
 	}
+	if s.isHost(host) { // host.docker.internal: hostaccess.go
+		return s.forwardHost(c, br, req, e, port)
+	}
 	v := s.decide(host, port, domains.HTTP)
 	if !v.allowed {
 		s.deny(c, e, v.host, v.rule, v.reason)

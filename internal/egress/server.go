@@ -36,6 +36,9 @@ type Server struct {
 	done     chan struct{}
 	wg       sync.WaitGroup
 
+	hostOnce sync.Once // hostaccess.go
+	hostTr   *http.Transport
+
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[*clientConn]struct{}
@@ -49,6 +52,9 @@ type clientConn struct {
 	idle   atomic.Bool // waiting for a request: Shutdown may close it
 	mu     sync.Mutex
 	peer   net.Conn
+	// apiTargets: hosts this (api-proxy) client may reach on 443 beyond
+	// the allowlist (hostaccess.go, ServeAPIProxy).
+	apiTargets []string
 }
 
 func (c *clientConn) setPeer(p net.Conn) {

@@ -29,7 +29,11 @@ func (s *Server) connect(c *clientConn, br *bufio.Reader, req *http.Request, hos
 		s.deny(c, e, orDash(req.RequestURI), "deny-invalid", "CONNECT target must be host:port")
 		return
 	}
-	v := s.decide(host, port, domains.HTTPS)
+	if s.isHost(host) { // host.docker.internal: hostaccess.go
+		s.connectHost(c, br, e, port)
+		return
+	}
+	v := s.admitAPITarget(c, s.decide(host, port, domains.HTTPS), host, port)
 	if !v.allowed {
 		s.deny(c, e, v.host, v.rule, v.reason)
 		return
