@@ -47,6 +47,13 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, st *reqState) boo
 		}
 		body = s.transformBody(r, st, body)
 		req.Model = guards.ModelFromBody(body)
+		// A body with the key twice: parsers differ on which one counts,
+		// so every one must pass.
+		for _, m := range guards.ModelsFromBody(body) {
+			if d := s.guards.ModelDecision(st.p.Name, m); m != req.Model && !d.Allow {
+				return s.refuse(w, st, d)
+			}
+		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
 		r.Header.Set("Content-Length", strconv.Itoa(len(body)))
@@ -71,6 +78,12 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, st *reqState) boo
 		st.ticket, st.model = t, req.Model
 		return true
 	}
+	return s.refuse(w, st, d)
+}
+
+// refuse answers a request a guard refused, as the original: the guard's
+// status and JSON body, and a warn line named after the guard.
+func (s *Server) refuse(w http.ResponseWriter, st *reqState, d guards.Decision) bool {
 	s.log.Warn(d.Rule, append([]any{"request_id", st.id, "provider", st.p.Name}, d.Fields...)...)
 	st.status = d.Status
 	writeJSON(w, d.Status, d.Body)

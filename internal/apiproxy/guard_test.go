@@ -630,3 +630,19 @@ func TestGuardWebSocketTurns(t *testing.T) {
 		r.waitEvents("model_policy_violation", 1)
 	})
 }
+
+// TestGuardDuplicateModelKeys: a body naming the model twice cannot slip a
+// refused model past the policy, whichever copy the upstream reads.
+func TestGuardDuplicateModelKeys(t *testing.T) {
+	fake := fakeprovider.NewOpenAI(fakeprovider.Reply{})
+	r := newRig(t, fake, withGuards(guards.Config{DisallowedModels: []string{"*opus*"}}))
+	for _, body := range []string{`{"model":"x-opus-9","model":"gpt-5","messages":[]}`, `{"model":"gpt-5","messages":[],"model":"x-opus-9"}`} {
+		resp, b := r.do("openai", "POST", "/v1/chat/completions", post(body), jsonCT)
+		if e := guardError(t, b); resp.StatusCode != 403 || e["model"] != "x-opus-9" {
+			t.Fatalf("%s: %d %v", body, resp.StatusCode, e)
+		}
+	}
+	if n := len(fake.Requests()); n != 0 {
+		t.Fatalf("upstream received %d requests", n)
+	}
+}

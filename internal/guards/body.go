@@ -7,64 +7,164 @@ import (
 	"strings"
 )
 
-// modelField locates the top-level "model" string of a JSON object: its
-// value and the byte range of the value (quotes included). ok is false for
-// a body that is not a JSON object or has no string model.
-func modelField(body []byte) (model string, start, end int, ok bool) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return "", 0, 0, false
+// modelFields finds every top-level "model" key of a JSON object and the
+// byte range of its value. It skips values without decoding them (a
+// conversation body can be megabytes; only its top level matters). ok is
+// false for a body that is not a JSON object.
+func modelFields(body []byte) (spans [][2]int, ok bool) {
+	i := skipWS(body, 0)
+	if i >= len(body) || body[i] != '{' {
+		return nil, false
 	}
-	for dec.More() {
-		kt, err := dec.Token()
-		if err != nil {
-			return "", 0, 0, false
+	i = skipWS(body, i+1)
+	if i < len(body) && body[i] == '}' {
+		return nil, true
+	}
+	for {
+		if i >= len(body) || body[i] != '"' {
+			return nil, false
 		}
-		key, _ := kt.(string)
-		before := dec.InputOffset()
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return "", 0, 0, false
+		kEnd, ok := skipString(body, i)
+		if !ok {
+			return nil, false
 		}
-		if key != "model" {
+		key := body[i:kEnd]
+		i = skipWS(body, kEnd)
+		if i >= len(body) || body[i] != ':' {
+			return nil, false
+		}
+		vStart := skipWS(body, i+1)
+		vEnd, ok := skipValue(body, vStart)
+		if !ok {
+			return nil, false
+		}
+		if string(key) == `"model"` || bytes.IndexByte(key, '\\') >= 0 && unquotes(key, "model") {
+			spans = append(spans, [2]int{vStart, vEnd})
+		}
+		i = skipWS(body, vEnd)
+		if i < len(body) && body[i] == ',' {
+			i = skipWS(body, i+1)
 			continue
 		}
-		after := dec.InputOffset()
-		// The value starts after the colon and any space.
-		i := bytes.IndexByte(body[before:after], ':')
-		if i < 0 {
-			return "", 0, 0, false
+		if i < len(body) && body[i] == '}' {
+			return spans, true
 		}
-		s := int(before) + i + 1
-		for s < int(after) && (body[s] == ' ' || body[s] == '\t' || body[s] == '\n' || body[s] == '\r') {
-			s++
-		}
-		var m string
-		if json.Unmarshal(raw, &m) != nil {
-			return "", 0, 0, false // not a string: no model, as the original
-		}
-		return m, s, int(after), true
+		return nil, false
 	}
-	return "", 0, 0, false
 }
 
-// ModelFromBody is the top-level "model" string of a JSON body, or "".
+func unquotes(raw []byte, want string) bool {
+	var s string
+	return json.Unmarshal(raw, &s) == nil && s == want
+}
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index after the string starting at b[i] == '"'.
+func skipString(b []byte, i int) (int, bool) {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1, true
+		}
+	}
+	return 0, false
+}
+
+// skipValue returns the index after the JSON value starting at b[i]. It
+// checks bracket nesting and strings, not the full grammar: the body is
+// the upstream's to judge, this only has to find the top-level keys.
+func skipValue(b []byte, i int) (int, bool) {
+	if i >= len(b) {
+		return 0, false
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for ; i < len(b); i++ {
+			switch b[i] {
+			case '"':
+				e, ok := skipString(b, i)
+				if !ok {
+					return 0, false
+				}
+				i = e - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1, true
+				}
+			}
+		}
+		return 0, false
+	default: // number, true, false, null
+		j := i
+		for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' && b[j] != '\n' && b[j] != '\r' && b[j] != '\t' {
+			j++
+		}
+		return j, j > i
+	}
+}
+
+// ModelsFromBody are the string values of every top-level "model" key, in
+// order. JSON parsers differ on duplicate keys (most keep the last), so a
+// policy must hold for all of them.
+func ModelsFromBody(body []byte) []string {
+	spans, _ := modelFields(body)
+	var out []string
+	for _, sp := range spans {
+		var m string
+		if json.Unmarshal(body[sp[0]:sp[1]], &m) == nil {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// ModelFromBody is the top-level "model" string of a JSON body (the last
+// one, as JSON.parse reads duplicates), or "".
 func ModelFromBody(body []byte) string {
-	m, _, _, _ := modelField(body)
+	spans, _ := modelFields(body)
+	if len(spans) == 0 {
+		return ""
+	}
+	var m string
+	last := spans[len(spans)-1]
+	if json.Unmarshal(body[last[0]:last[1]], &m) != nil {
+		return "" // not a string: no model, as the original
+	}
 	return m
 }
 
-// ReplaceModel rewrites the top-level "model" value and leaves every other
-// byte of the body as the agent sent it.
+// ReplaceModel rewrites every top-level "model" string and leaves every
+// other byte of the body as the agent sent it.
 func ReplaceModel(body []byte, model string) ([]byte, bool) {
-	_, s, e, ok := modelField(body)
-	if !ok {
+	spans, _ := modelFields(body)
+	v, _ := json.Marshal(model)
+	var out []byte
+	last := 0
+	for _, sp := range spans {
+		if body[sp[0]] != '"' {
+			continue
+		}
+		out = append(append(out, body[last:sp[0]]...), v...)
+		last = sp[1]
+	}
+	if out == nil {
 		return nil, false
 	}
-	v, _ := json.Marshal(model)
-	out := make([]byte, 0, len(body)-(e-s)+len(v))
-	return append(append(append(out, body[:s]...), v...), body[e:]...), true
+	return append(out, body[last:]...), true
 }
 
 // GeminiPathModel is the model a Gemini path names:

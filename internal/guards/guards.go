@@ -234,6 +234,15 @@ func (g *Guards) decide(r Request) Decision {
 	return g.decideModel(r)
 }
 
+// ModelDecision judges one model name alone (no budgets, no state): for a
+// body that names several models, each must pass.
+func (g *Guards) ModelDecision(provider, model string) Decision {
+	if model == "" {
+		return allow
+	}
+	return g.decideModel(Request{Provider: provider, Method: http.MethodPost, Model: model})
+}
+
 // decideModel runs the guards that depend on the requested model.
 func (g *Guards) decideModel(r Request) Decision {
 	c, m := &g.cfg, r.Model

@@ -7,6 +7,8 @@ import (
 	"math"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // Price is one model's rates in USD per 1M tokens. CacheWrite < 0 means the
@@ -59,6 +61,8 @@ type PricingTable struct {
 	Models           map[string]Price  `json:"models"`
 	canon            map[string]string // canonical key -> table key
 	dynamicSelectorP Price
+	cache            sync.Map // model -> lookupResult
+	cached           atomic.Int64
 }
 
 //go:embed pricing.json
@@ -124,9 +128,27 @@ const (
 	dynamicSelectorN = "copilot:auto"
 )
 
+type lookupResult struct {
+	p  Price
+	ok bool
+}
+
 // Lookup finds the table price of model: exact name, then canonical name,
-// then the longest canonical key that is a '-'-delimited prefix.
+// then the longest canonical key that is a '-'-delimited prefix. Results
+// are cached (a run names few models; the cache is bounded all the same,
+// since the names come from the agent).
 func (t *PricingTable) Lookup(model string) (Price, bool) {
+	if r, ok := t.cache.Load(model); ok {
+		return r.(lookupResult).p, r.(lookupResult).ok
+	}
+	p, ok := t.lookup(model)
+	if t.cached.Add(1) <= 1024 {
+		t.cache.Store(model, lookupResult{p, ok})
+	}
+	return p, ok
+}
+
+func (t *PricingTable) lookup(model string) (Price, bool) {
 	if p, ok := t.Models[model]; ok {
 		return p, true
 	}
