@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 func load(t *testing.T, name, text string) (Document, error) {
@@ -261,4 +263,55 @@ func TestMapping(t *testing.T) {
 	if _, err := Map(d); err == nil || !strings.Contains(err.Error(), "config.filesystem.allowWrite") {
 		t.Errorf("allowWrite must be refused: %v", err)
 	}
+}
+
+// TestLockFileDocuments: every distinct awf-config.json the original's own
+// lock files write (github/gh-aw-firewall f5509576, .github/workflows/
+// *.lock.yml: the printf'd document, bash-unescaped, ${GH_AW_MAX_AI_CREDITS}
+// = 1000; plus the jq chroot patch those DinD-aware workflows apply) loads
+// as JSON and as YAML, validates, and maps without a refusal.
+func TestLockFileDocuments(t *testing.T) {
+	data, err := os.ReadFile("testdata/lockfile-configs.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var row struct {
+			Source string         `json:"source"`
+			Doc    map[string]any `json:"doc"`
+		}
+		if err := json.Unmarshal([]byte(line), &row); err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := json.Marshal(row.Doc)
+		ym, err := yaml.Marshal(row.Doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, text := range map[string]string{"awf-config.json": string(raw), "awf-config": string(raw), "awf-config.yml": string(ym)} {
+			d, err := load(t, name, text)
+			if err != nil {
+				t.Errorf("%s (%s): %v", row.Source, name, err)
+				continue
+			}
+			m, err := Map(d)
+			if err != nil {
+				t.Errorf("%s: %v", row.Source, err)
+				continue
+			}
+			flags := map[string]bool{}
+			for _, a := range m.Assignments {
+				flags[a.Flag] = true
+			}
+			if _, ok := row.Doc["network"]; ok && !flags["allow-domains"] {
+				t.Errorf("%s: allowDomains not mapped", row.Source)
+			}
+		}
+		n++
+	}
+	if n < 40 {
+		t.Fatalf("only %d documents", n)
+	}
+	t.Logf("%d lock-file documents load, validate and map", n)
 }
