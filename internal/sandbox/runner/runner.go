@@ -113,6 +113,7 @@ func BuildPlan(c *config.Config, id string, preload []byte, preflight bool) (*sa
 		Extra:           extra,
 		Env:             res.Agent,
 		APIProxy:        c.APIProxy.Enabled,
+		NetExtra:        netExtra(c), // hostaccess.go
 		HostsFile:       string(hosts) + apireflect.HostsEntry(c.APIProxy.Enabled, sandbox.DefaultAPIProxyIP),
 		ClaudeKeyScript: helpers.GetClaudeKeyScript(),
 		AgentFiles:      agentFiles(res.Agent, c.User.Home),
@@ -238,7 +239,7 @@ func Run(ctx context.Context, o Options) (int, error) {
 // startServices makes the listeners inside the namespace and serves them.
 func startServices(ctx context.Context, wg *sync.WaitGroup, o Options, sb *native.Sandbox, env agentenv.Result, dirs Dirs, policy *domains.Policy, out *ghawout.Outputs) (func(), error) {
 	c, log, n := o.Config, o.Log, sb.Plan.Net
-	ecfg := egress.Config{Policy: policy, DNSServers: c.DNSServers, LogDir: dirs.Egress, Resolver: o.Resolver}
+	ecfg := egress.Config{Policy: policy, DNSServers: c.DNSServers, LogDir: dirs.Egress, Resolver: o.Resolver, Host: hostAccess(c, sb)}
 	eg, err := egress.New(ecfg)
 	if err != nil {
 		return nil, err
@@ -287,6 +288,15 @@ func startServices(ctx context.Context, wg *sync.WaitGroup, o Options, sb *nativ
 	}
 	closers = append(closers, func() { pc.Close() })
 	serve("dns/udp", func() error { return eg.ServeDNSPacket(pc) })
+	hl, err := listenHostAccess(c, sb) // hostaccess.go
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	if hl != nil {
+		closers = append(closers, func() { hl.Close() })
+		serve("host-access", func() error { return eg.ServeHostAccess(hl) })
+	}
 
 	if !c.APIProxy.Enabled {
 		return stop, nil
@@ -301,8 +311,6 @@ func startServices(ctx context.Context, wg *sync.WaitGroup, o Options, sb *nativ
 		return nil, err
 	}
 	closers = append(closers, func() { ul.Close() })
-	// Logged with the api-proxy's address as client, as in the original.
-	serve("egress/unix", func() error { return eg.ServeProxy(egress.WithClientAddr(ul, n.APIProxyIP)) })
 
 	acfg := apiproxy.FromEnv(func(k string) string {
 		if v, ok := c.APIProxy.GuardEnv[k]; ok { // budgets and model policy (config/guards.go)
@@ -334,6 +342,14 @@ func startServices(ctx context.Context, wg *sync.WaitGroup, o Options, sb *nativ
 		stop()
 		return nil, err
 	}
+	// Logged with the api-proxy's address as client, as in the original;
+	// its own upstream targets are admitted beyond the allowlist.
+	var listening []string
+	for _, p := range ap.ListeningProviders() {
+		listening = append(listening, p.Name)
+	}
+	targets := apiTargets(acfg.Targets, listening)
+	serve("egress/unix", func() error { return eg.ServeAPIProxy(egress.WithClientAddr(ul, n.APIProxyIP), targets) })
 	lns := map[string]net.Listener{}
 	for _, p := range ap.ListeningProviders() {
 		ln, err := sb.NS.Listen("tcp4", net.JoinHostPort(n.APIProxyIP.String(), fmt.Sprint(p.Port)))

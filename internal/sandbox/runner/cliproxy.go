@@ -1,0 +1,5 @@
+package runner
+
+import "github.com/awf-dev/awf/internal/sandbox"
+
+func cliProxyNetExtra() sandbox.NetExtra { return sandbox.NetExtra{} }
