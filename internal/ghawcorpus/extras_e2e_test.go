@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -104,11 +105,15 @@ func TestSessionStateAndDiagnostics(t *testing.T) {
 		t.Error(err)
 	}
 
-	// Exit 0: no diagnostics.
+	// Exit 0: no diagnostics. --pids-limit reaches the plan the runtime
+	// applies (cgroup pids.max).
 	audit2 := filepath.Join(t.TempDir(), "audit")
-	r = runAWF(t, ws, nil, "--diagnostic-logs", "--audit-dir", audit2, "--", "true")
+	r = runAWF(t, ws, nil, "--diagnostic-logs", "--pids-limit", "77", "--audit-dir", audit2, "--", "true")
 	if _, err := os.Stat(filepath.Join(audit2, "diagnostics")); r.code != 0 || err == nil {
 		t.Errorf("successful run: exit %d, diagnostics %v", r.code, err)
+	}
+	if plan, err := os.ReadFile(filepath.Join(audit2, "sandbox-plan.json")); err != nil || !regexp.MustCompile(`"pids":\s*77\b`).Match(plan) {
+		t.Errorf("sandbox-plan.json lacks the pids limit: %v", err)
 	}
 }
 

@@ -120,6 +120,7 @@ func BuildPlan(c *config.Config, id string, preload []byte, preflight bool) (*sa
 
 		PreloadLib:  preload,
 		MemoryBytes: c.MemoryLimitBytes,
+		Pids:        c.Extras.PidsLimit, // --pids-limit (config/extras.go)
 		TTY:         c.TTY,
 		Timeout:     c.AgentTimeout,
 		Preflight:   preflight,
