@@ -1,0 +1,74 @@
+package cliproxy
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// ProtectedEnvKeys can never be set through /exec's env field (the
+// original's list: routing, auth and trust-store variables).
+var ProtectedEnvKeys = []string{"GH_HOST", "GH_TOKEN", "GITHUB_TOKEN", "NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "GIT_SSL_CAINFO"}
+
+// DeniedSubcommands modify gh itself rather than GitHub resources; they
+// are always refused (the original's set).
+var DeniedSubcommands = []string{"alias", "auth", "config", "extension"}
+
+// AllowedEnvKeys is what /exec's env field may set. The original admits
+// any key but the protected ones; here gh runs beside the agent's files,
+// so a key such as GH_CONFIG_DIR, XDG_DATA_HOME (extensions), BROWSER,
+// GIT_* or LD_PRELOAD would let the agent run code next to the token:
+// only these harmless ones pass, the rest are dropped and logged.
+var AllowedEnvKeys = regexp.MustCompile(`^(GH_REPO|GH_PROMPT_DISABLED|GH_NO_UPDATE_NOTIFIER|GH_SPINNER_DISABLED|NO_COLOR|CLICOLOR|CLICOLOR_FORCE|GH_FORCE_TTY|TZ|LANG|LC_[A-Z]+)$`)
+
+// ValidateArgs applies the original's rule: the first word that is not a
+// flag (or a flag's separate value) is the subcommand, and meta-commands
+// are refused. Stricter: the `--` separator is refused too, since after it
+// gh hands arguments to git (`gh repo clone r -- --config ...`), which can
+// run commands with the token in their environment.
+func ValidateArgs(args []string) error {
+	for _, a := range args {
+		if a == "--" {
+			return fmt.Errorf("Argument '--' is not permitted (git pass-through)")
+		}
+	}
+	sub := ""
+	for i := 0; i < len(args); {
+		a := args[i]
+		if strings.HasPrefix(a, "-") {
+			if !strings.Contains(a, "=") && i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
+				i += 2
+			} else {
+				i++
+			}
+			continue
+		}
+		sub = a
+		break
+	}
+	for _, d := range DeniedSubcommands {
+		if sub == d {
+			return fmt.Errorf("Subcommand '%s' is not permitted", sub)
+		}
+	}
+	return nil
+}
+
+// FilterEnv keeps the caller's variables that may be set and names the
+// dropped ones.
+func FilterEnv(extra map[string]any) (keep map[string]string, dropped []string) {
+	keep = map[string]string{}
+	for k, v := range extra {
+		s, ok := v.(string)
+		protected := false
+		for _, p := range ProtectedEnvKeys {
+			protected = protected || k == p
+		}
+		if !ok || protected || !AllowedEnvKeys.MatchString(k) {
+			dropped = append(dropped, k)
+			continue
+		}
+		keep[k] = s
+	}
+	return keep, dropped
+}
