@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -34,7 +35,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, st *reqState) boo
 	case req.WebSocket:
 		req.Model = guards.ModelFromQuery(r.URL.RawQuery)
 	case gc.NeedsModel() && hasBody && st.body != nil:
-		body, err := io.ReadAll(st.body)
+		body, err := readBody(st.body, r.ContentLength)
 		if err != nil {
 			if errors.Is(err, errBodyTooLarge) {
 				st.status = http.StatusRequestEntityTooLarge
@@ -46,11 +47,15 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, st *reqState) boo
 			return false
 		}
 		body = s.transformBody(r, st, body)
-		req.Model = guards.ModelFromBody(body)
+		var all []string
+		req.Model, all = guards.ScanModels(body)
 		// A body with the key twice: parsers differ on which one counts,
 		// so every one must pass.
-		for _, m := range guards.ModelsFromBody(body) {
-			if d := s.guards.ModelDecision(st.p.Name, m); m != req.Model && !d.Allow {
+		for _, m := range all {
+			if m == req.Model {
+				continue
+			}
+			if d := s.guards.ModelDecision(st.p.Name, m); !d.Allow {
 				return s.refuse(w, st, d)
 			}
 		}
@@ -89,6 +94,21 @@ func (s *Server) refuse(w http.ResponseWriter, st *reqState, d guards.Decision) 
 	writeJSON(w, d.Status, d.Body)
 	s.finish(st, usage.Usage{})
 	return false
+}
+
+// readBody reads a request body whole, in one allocation when its length
+// is known.
+func readBody(r io.Reader, n int64) ([]byte, error) {
+	if n < 0 || n > MaxBodyBytes {
+		return io.ReadAll(r)
+	}
+	b := make([]byte, n, n+1)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, err
+	}
+	// A body longer than announced would be cut by the server; read to EOF.
+	more, err := io.ReadAll(r)
+	return append(b, more...), err
 }
 
 // transformBody applies alias rewriting and steering to a buffered body,
@@ -157,8 +177,9 @@ func (s *Server) budgetFields(st *reqState, b guards.Settlement, rec *usage.Reco
 			s.log.Warn("unknown_model_ai_credits_pricing", "model", sanitize(rec.Model), "pricing_source", b.PricingSource)
 		}
 		if s.guards.Config().MaxAICredits > 0 {
-			s.log.Info("token_budget_usage", "request_id", st.id, "provider", st.p.Name, "model", rec.Model,
-				"ai_credits_this_response", b.CreditsThis, "ai_credits_total", b.CreditsTotal, "pricing_source", b.PricingSource)
+			s.log.LogAttrs(context.Background(), slog.LevelInfo, "token_budget_usage", slog.String("request_id", st.id),
+				slog.String("provider", st.p.Name), slog.String("model", rec.Model), slog.Float64("ai_credits_this_response", b.CreditsThis),
+				slog.Float64("ai_credits_total", b.CreditsTotal), slog.String("pricing_source", b.PricingSource))
 		}
 	}
 	for _, th := range b.Crossed {

@@ -132,6 +132,24 @@ func ModelsFromBody(body []byte) []string {
 	return out
 }
 
+// ScanModels reads the body's top-level "model" keys once: the model that
+// counts (the last key, "" when it is not a string) and every string
+// value (for the policy, when there are duplicates).
+func ScanModels(body []byte) (model string, all []string) {
+	spans, _ := modelFields(body)
+	for i, sp := range spans {
+		var m string
+		if json.Unmarshal(body[sp[0]:sp[1]], &m) != nil {
+			continue
+		}
+		all = append(all, m)
+		if i == len(spans)-1 {
+			model = m
+		}
+	}
+	return model, all
+}
+
 // ModelFromBody is the top-level "model" string of a JSON body (the last
 // one, as JSON.parse reads duplicates), or "".
 func ModelFromBody(body []byte) string {
