@@ -18,6 +18,7 @@ func TestGuardFlagsToSidecarEnv(t *testing.T) {
 		"--default-ai-credits-pricing", `{"input":3,"output":15}`,
 		"--model-aliases", `{"sonnet":["anthropic/*sonnet*"]}`,
 		"--allowed-models", `["claude-*","gpt-*"]`, "--disallowed-models", "*opus*, *fable*",
+		"--api-proxy-providers", `{"copilot":{"models":{"m":{"cost":{"input":"1e-06","output":"2e-06"}}}}}`,
 		"--", "true"}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -37,6 +38,7 @@ func TestGuardFlagsToSidecarEnv(t *testing.T) {
 		guards.EnvModelAliases:        `{"models":{"sonnet":["anthropic/*sonnet*"]}}`,
 		guards.EnvAllowedModels:       `["claude-*","gpt-*"]`,
 		guards.EnvDisallowedModels:    `["*opus*","*fable*"]`,
+		guards.EnvProviders:           `{"copilot":{"models":{"m":{"cost":{"input":"1e-06","output":"2e-06"}}}}}`,
 	}
 	if !reflect.DeepEqual(c.APIProxy.GuardEnv, want) {
 		t.Fatalf("env\n got %v\nwant %v", c.APIProxy.GuardEnv, want)

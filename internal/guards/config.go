@@ -13,20 +13,21 @@ import (
 // Config is what the guards enforce. The zero value enforces nothing but
 // the non-overridable AI-credit hard cap.
 type Config struct {
-	MaxAICredits        float64            // AWF_MAX_AI_CREDITS; 0 = off (the hard cap still applies)
-	DefaultPricing      *Price             // AWF_DEFAULT_AI_CREDITS_PRICING
-	MaxEffectiveTokens  int64              // AWF_MAX_EFFECTIVE_TOKENS
-	ModelMultipliers    map[string]float64 // AWF_EFFECTIVE_TOKEN_MODEL_MULTIPLIERS
-	DefaultMultiplier   float64            // AWF_EFFECTIVE_TOKEN_DEFAULT_MODEL_MULTIPLIER; 0 = 1
-	MaxModelMultiplier  float64            // AWF_MAX_MODEL_MULTIPLIER (the cap)
-	MaxRuns             int64              // AWF_MAX_RUNS (maxTurns / maxRuns)
-	MaxCacheMisses      int64              // AWF_MAX_CACHE_MISSES
-	MaxPermissionDenied int64              // AWF_MAX_PERMISSION_DENIED
-	AllowedModels       []string           // AWF_ALLOWED_MODELS (JSON array of globs); nil = any
-	DisallowedModels    []string           // AWF_DISALLOWED_MODELS
-	Aliases             map[string]Alias   // AWF_MODEL_ALIASES ({"models": {...}})
-	Steering            bool               // AWF_ENABLE_TOKEN_STEERING=true
-	AgentTimeout        time.Duration      // AWF_AGENT_TIMEOUT_MINUTES (time steering)
+	MaxAICredits        float64                     // AWF_MAX_AI_CREDITS; 0 = off (the hard cap still applies)
+	DefaultPricing      *Price                      // AWF_DEFAULT_AI_CREDITS_PRICING
+	ProviderPrices      map[string]map[string]Price // AWF_API_PROXY_PROVIDERS (overlay.go)
+	MaxEffectiveTokens  int64                       // AWF_MAX_EFFECTIVE_TOKENS
+	ModelMultipliers    map[string]float64          // AWF_EFFECTIVE_TOKEN_MODEL_MULTIPLIERS
+	DefaultMultiplier   float64                     // AWF_EFFECTIVE_TOKEN_DEFAULT_MODEL_MULTIPLIER; 0 = 1
+	MaxModelMultiplier  float64                     // AWF_MAX_MODEL_MULTIPLIER (the cap)
+	MaxRuns             int64                       // AWF_MAX_RUNS (maxTurns / maxRuns)
+	MaxCacheMisses      int64                       // AWF_MAX_CACHE_MISSES
+	MaxPermissionDenied int64                       // AWF_MAX_PERMISSION_DENIED
+	AllowedModels       []string                    // AWF_ALLOWED_MODELS (JSON array of globs); nil = any
+	DisallowedModels    []string                    // AWF_DISALLOWED_MODELS
+	Aliases             map[string]Alias            // AWF_MODEL_ALIASES ({"models": {...}})
+	Steering            bool                        // AWF_ENABLE_TOKEN_STEERING=true
+	AgentTimeout        time.Duration               // AWF_AGENT_TIMEOUT_MINUTES (time steering)
 }
 
 // Alias is one entry of apiProxy.models: glob patterns ("provider/glob") or
@@ -124,6 +125,11 @@ func FromEnv(getenv func(string) string) (Config, []string) {
 		}
 		if *x.dst, err = ParsePatterns(v); err != nil {
 			bad(x.name, v, "a JSON array of glob strings")
+		}
+	}
+	if v := strings.TrimSpace(getenv(EnvProviders)); v != "" {
+		if c.ProviderPrices, err = ParseProviders(v); err != nil {
+			warns = append(warns, fmt.Sprintf("%s: %v; operator prices are off", EnvProviders, err))
 		}
 	}
 	if v := strings.TrimSpace(getenv(EnvModelAliases)); v != "" {

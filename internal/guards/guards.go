@@ -273,7 +273,7 @@ func (g *Guards) decideModel(r Request) Decision {
 		return refuse(http.StatusForbidden, "model_policy_violation", msg, "model", m, "reason", reason)
 	}
 	if c.MaxAICredits > 0 && c.DefaultPricing == nil {
-		if _, _, ok := g.price.resolvePrice(r.Provider, m, nil, false); !ok {
+		if _, _, ok := g.resolve(r.Provider, m, false); !ok {
 			return refuse(http.StatusBadRequest, "unknown_model_ai_credits",
 				fmt.Sprintf("Model %q has no AI credits pricing and no default pricing is configured. Set apiProxy.defaultAiCreditsPricing in the AWF config (e.g. {\"input\": 3.0, \"output\": 15.0}) to provide a fallback rate, or add the model to the pricing table.", m),
 				"model", m)
@@ -372,7 +372,7 @@ func (g *Guards) account(provider, reqModel string, u Usage) Settlement {
 			}
 		}
 	}
-	p, source, _ := g.price.resolvePrice(provider, model, c.DefaultPricing, true)
+	p, source, _ := g.resolve(provider, model, true)
 	cr := g.price.credits(provider, u, p, source)
 	g.credits += cr.Total
 	mc := g.byModel[model]
@@ -384,7 +384,7 @@ func (g *Guards) account(provider, reqModel string, u Usage) Settlement {
 	mc.Calls++
 	mc.PricingSource = source
 	s.HasCredits, s.CreditsThis, s.CreditsTotal, s.PricingSource = true, round6(cr.Total), round6(g.credits), source
-	s.FallbackPricing = source != SourceCurated
+	s.FallbackPricing = source != SourceCurated && source != SourceOperator
 	if source == SourceDynamic {
 		s.DynamicSelector = dynamicSelectorN
 	}

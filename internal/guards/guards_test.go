@@ -483,3 +483,27 @@ func TestFromEnv(t *testing.T) {
 		t.Fatal("zero config active")
 	}
 }
+
+func TestProviderOverlay(t *testing.T) {
+	c, warns := FromEnv(env(map[string]string{EnvProviders: `{"github-copilot":{"models":{"custom-model":{"cost":{"input":"3e-06","output":"1.5e-05","cache_read":"3e-07"}}}},"openai":{"models":{"gpt-5.4":{"cost":{"input":1e-06,"output":2e-06}}}}}`}))
+	if len(warns) != 0 {
+		t.Fatal(warns)
+	}
+	g := New(c)
+	// The overlay prices a model the table does not know (for its provider only) ...
+	s := g.Settle(mustAdmit(t, g, chat("copilot", "custom-model-2")), 200, ok(Usage{InputTokens: 1_000_000, OutputTokens: 100_000}))
+	if s.PricingSource != SourceOperator || math.Abs(s.CreditsThis-450) > 1e-6 || s.FallbackPricing {
+		t.Fatalf("%+v", s)
+	}
+	// ... and wins over the table for one it does.
+	s = g.Settle(mustAdmit(t, g, chat("openai", "gpt-5.4")), 200, ok(Usage{Model: "gpt-5.4", InputTokens: 1_000_000}))
+	if s.PricingSource != SourceOperator || math.Abs(s.CreditsThis-100) > 1e-6 {
+		t.Fatalf("%+v", s)
+	}
+	if _, d := New(Config{MaxAICredits: 5, ProviderPrices: c.ProviderPrices}).Admit(chat("copilot", "custom-model")); !d.Allow {
+		t.Fatal("an overlay-priced model is not unknown")
+	}
+	if _, w := FromEnv(env(map[string]string{EnvProviders: `{"openai":{"models":{"m":{"cost":{"input":"x","output":1}}}}}`})); len(w) != 1 {
+		t.Fatalf("bad overlay not reported: %v", w)
+	}
+}
