@@ -17,7 +17,7 @@ proxy="${AWF_CLI_PROXY_URL:-http://172.30.0.50:11000}"
 for tool in curl jq base64; do
   command -v "$tool" >/dev/null 2>&1 || { echo "gh: awf's gh wrapper needs $tool" >&2; exit 1; }
 done
-tmp=$(mktemp -d) || exit 1
+tmp=$(mktemp -d 2>/dev/null || mktemp -d /tmp/awf-gh.XXXXXXXX) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 args='[' sep=''
 for a in "$@"; do

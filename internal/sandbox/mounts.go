@@ -247,6 +247,8 @@ func buildMounts(in Input, egress netip.Addr) ([]Mount, error) {
 	for i, name := range names {
 		t, data := path.Clean(name), in.AgentFiles[name]
 		switch {
+		case strings.HasPrefix(t, "/.awf/bin/"): // on PATH (over /usr/local/bin): executable
+			ms = append(ms, Mount{Kind: KindFile, Target: t, Data: data, Mode: 0o755})
 		case strings.HasPrefix(t, "/.awf/"):
 			ms = append(ms, Mount{Kind: KindFile, Target: t, Data: data, Mode: 0o644})
 		case !hostBacked(t, layer):

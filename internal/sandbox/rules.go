@@ -21,8 +21,8 @@ type Ruleset struct {
 	// that the generic port redirects must not shadow.
 	PreRedirects []Redirect     `json:"preRedirects,omitempty"`
 	NATSkip      []netip.Prefix `json:"natSkip"`
-	Redirects []Redirect     `json:"redirects"`
-	Accepts   []Accept       `json:"accepts"`
+	Redirects    []Redirect     `json:"redirects"`
+	Accepts      []Accept       `json:"accepts"`
 }
 
 // Redirect sends new connections to Proto/Port..PortMax (to Dst, or any

@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -49,6 +50,9 @@ type Sandbox struct {
 	Grace time.Duration
 	// Started is when the init reported the command started.
 	Started time.Time
+	// initPID is the init's pid in awf's PID namespace, once started: the
+	// CLI proxy enters the sandbox's mount and network namespaces by it.
+	initPID atomic.Int64
 }
 
 // Prepare cleans leftovers of dead runs and creates the run's kernel
@@ -143,6 +147,9 @@ func (s *Sandbox) Close() error {
 	return errors.Join(errs...)
 }
 
+// InitPID is the sandbox init's pid while it runs, else 0.
+func (s *Sandbox) InitPID() int { return int(s.initPID.Load()) }
+
 // IO is the command's standard streams.
 type IO struct {
 	Stdin          *os.File
@@ -191,6 +198,10 @@ func (s *Sandbox) Run(stdio IO) (int, error) {
 	defer signal.Stop(sigs)
 
 	err = s.NS.Do(cmd.Start)
+	if err == nil {
+		s.initPID.Store(int64(cmd.Process.Pid))
+		defer s.initPID.Store(0)
+	}
 	planR.Close()
 	statW.Close()
 	if tty != nil {

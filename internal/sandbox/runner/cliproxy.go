@@ -1,5 +1,203 @@
 package runner
 
-import "github.com/awf-dev/awf/internal/sandbox"
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
 
-func cliProxyNetExtra() sandbox.NetExtra { return sandbox.NetExtra{} }
+	"github.com/awf-dev/awf/internal/cliproxy"
+	"github.com/awf-dev/awf/internal/config"
+	"github.com/awf-dev/awf/internal/sandbox"
+	"github.com/awf-dev/awf/internal/sandbox/native"
+)
+
+// The CLI proxy's files in the sandbox: root's, read-only. gh runs with
+// its home, config and working directory in cliHome, where the agent can
+// plant nothing (no config, no aliases, no extensions, no git hooks).
+const (
+	cliDir      = "/.awf/cli-proxy"
+	cliHome     = cliDir + "/home"
+	cliCA       = cliDir + "/ca.crt"
+	cliCABundle = cliDir + "/combined-ca.crt"
+)
+
+// tokenVars never reach the agent when the CLI proxy holds the token (the
+// original's list for --difc-proxy-host).
+var tokenVars = []string{"GH_TOKEN", "GITHUB_TOKEN", "GITHUB_PERSONAL_ACCESS_TOKEN", "COPILOT_GITHUB_TOKEN",
+	"GITHUB_API_TOKEN", "GITHUB_PAT", "GH_ACCESS_TOKEN", "GH_ENTERPRISE_TOKEN", "GITHUB_ENTERPRISE_TOKEN"}
+
+func cliProxyURL() string { return fmt.Sprintf("http://%s:%d", cliproxy.IP, cliproxy.Port) }
+
+// cliProxyNetExtra puts the CLI proxy's address on lo and lets the agent
+// reach its port (nothing else there).
+func cliProxyNetExtra() sandbox.NetExtra {
+	p := netip.PrefixFrom(cliproxy.IP, 32)
+	return sandbox.NetExtra{
+		Loopback: []netip.Addr{cliproxy.IP},
+		Skip:     []netip.Prefix{p},
+		Accepts:  []sandbox.Accept{{Dst: p, Proto: "tcp", Min: cliproxy.Port, Max: cliproxy.Port}},
+		Hosts:    []string{cliproxy.IP.String() + "\tcli-proxy"},
+	}
+}
+
+// cliProxyAgent adds the CLI proxy to the agent's environment and files:
+// AWF_CLI_PROXY_URL/_IP as the original, no GitHub token, and the gh
+// wrapper first on PATH.
+func cliProxyAgent(c *config.Config, env map[string]string, files map[string][]byte) map[string][]byte {
+	if !c.CLIProxy.Enabled {
+		return files
+	}
+	for _, k := range tokenVars {
+		delete(env, k)
+	}
+	env["AWF_CLI_PROXY_URL"] = cliProxyURL()
+	env["AWF_CLI_PROXY_IP"] = cliproxy.IP.String()
+	for _, k := range []string{"NO_PROXY", "no_proxy"} {
+		if v, ok := env[k]; ok && !strings.Contains(v, cliproxy.IP.String()) {
+			env[k] = v + "," + cliproxy.IP.String()
+		}
+	}
+	if files == nil {
+		files = map[string][]byte{}
+	}
+	files[cliproxy.WrapperPath] = []byte(cliproxy.Wrapper)
+	files[cliHome+"/.keep"] = nil
+	if c.CLIProxy.CACert != "" {
+		if ca, err := os.ReadFile(c.CLIProxy.CACert); err == nil {
+			files[cliCA] = ca
+			sys, _ := os.ReadFile("/etc/ssl/certs/ca-certificates.crt")
+			files[cliCABundle] = append(append(sys, '\n'), ca...)
+		}
+	}
+	return files
+}
+
+// CLIProxyLogDir is where the access log goes, as the original:
+// <proxy-logs-dir>/cli-proxy-logs, else <work-dir>/cli-proxy-logs.
+func CLIProxyLogDir(c *config.Config) string {
+	if c.ProxyLogsDir != "" {
+		return filepath.Join(c.ProxyLogsDir, "cli-proxy-logs")
+	}
+	return filepath.Join(c.WorkDir, "cli-proxy-logs")
+}
+
+// startCLIProxy serves the CLI proxy on 172.30.0.50:11000 in the sandbox
+// and the DIFC relay on 127.0.0.1:<port> there. gh runs as the sandbox
+// user inside the sandbox's mount and network namespaces (entered with
+// nsenter by the init's pid) but not its PID namespace: it sees only what
+// the agent sees, reaches only the relay and the egress proxy, and the
+// agent cannot see the process or its environment, which holds the token.
+func startCLIProxy(ctx context.Context, c *config.Config, sb *native.Sandbox, log *slog.Logger, serve func(string, func() error), closers *[]func()) error {
+	cp := c.CLIProxy
+	if !cp.Enabled {
+		return nil
+	}
+	gh, err := exec.LookPath("gh")
+	if err != nil {
+		return fmt.Errorf("--difc-proxy-host: no gh on this host's PATH: %w", err)
+	}
+	if gh, err = filepath.EvalSymlinks(gh); err != nil {
+		return err
+	}
+	if filepath.Dir(gh) == "/usr/local/bin" {
+		log.Warn("the host's gh is in /usr/local/bin, where the sandbox's gh wrapper shadows it; install gh elsewhere (e.g. /usr/bin)")
+	}
+	nsenter, err := exec.LookPath("nsenter")
+	if err != nil {
+		return fmt.Errorf("--difc-proxy-host needs nsenter (util-linux): %w", err)
+	}
+	token := c.HostEnv["GH_TOKEN"]
+	if token == "" {
+		token = c.HostEnv["GITHUB_TOKEN"]
+	}
+	if token == "" {
+		log.Warn("CLI proxy: neither GH_TOKEN nor GITHUB_TOKEN is set; gh will run without a token")
+	}
+	uid, gid := sb.Plan.User.UID, sb.Plan.User.GID
+	n := sb.Plan.Net
+	env := []string{
+		"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8",
+		"HOME=" + cliHome, "GH_CONFIG_DIR=" + cliHome, "XDG_CONFIG_HOME=" + cliHome, "XDG_DATA_HOME=" + cliHome,
+		"XDG_STATE_HOME=" + cliHome, "XDG_CACHE_HOME=" + cliHome,
+		"GH_HOST=localhost:" + strconv.Itoa(int(cp.Port)),
+		"GH_NO_UPDATE_NOTIFIER=1", "GH_PROMPT_DISABLED=1",
+		"HTTPS_PROXY=" + n.ExplicitProxyURL, "HTTP_PROXY=" + n.ExplicitProxyURL,
+		"https_proxy=" + n.ExplicitProxyURL, "http_proxy=" + n.ExplicitProxyURL,
+		"NO_PROXY=localhost,127.0.0.1", "no_proxy=localhost,127.0.0.1",
+	}
+	if token != "" {
+		// gh reads GH_TOKEN for github.com and GH_ENTERPRISE_TOKEN for
+		// any other host, which localhost:<port> is.
+		env = append(env, "GH_TOKEN="+token, "GH_ENTERPRISE_TOKEN="+token)
+	}
+	if repo := c.HostEnv["GITHUB_REPOSITORY"]; repo != "" {
+		env = append(env, "GH_REPO="+repo)
+	}
+	if cp.CACert != "" {
+		env = append(env, "NODE_EXTRA_CA_CERTS="+cliCA, "SSL_CERT_FILE="+cliCABundle, "GIT_SSL_CAINFO="+cliCABundle)
+	}
+	alog, err := cliproxy.OpenLog(CLIProxyLogDir(c))
+	if err != nil {
+		return err
+	}
+	*closers = append(*closers, func() { alog.Close() })
+	srv := cliproxy.New(cliproxy.Config{
+		Env: env, Log: alog,
+		Command: func(ctx context.Context, args, env []string) *exec.Cmd {
+			pid := sb.InitPID()
+			// nsenter resolves --wd=dir before entering: env -C changes
+			// into gh's own directory inside the sandbox's view.
+			argv := append([]string{"-t", strconv.Itoa(pid), "-m", "-n", "-r",
+				"-S", strconv.Itoa(uid), "-G", strconv.Itoa(gid), "--", "/usr/bin/env", "-C", cliHome, gh}, args...)
+			cmd := exec.CommandContext(ctx, nsenter, argv...)
+			cmd.Env = env
+			if pid == 0 {
+				cmd.Path, cmd.Args = "/bin/false", []string{"false"}
+			}
+			return cmd
+		},
+	})
+	ln, err := sb.NS.Listen("tcp4", netip.AddrPortFrom(cliproxy.IP, cliproxy.Port).String())
+	if err != nil {
+		return err
+	}
+	*closers = append(*closers, func() { ln.Close() })
+	serve("cli-proxy", func() error { return srv.Serve(ctx, ln) })
+
+	relay, err := sb.NS.Listen("tcp4", netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), cp.Port).String())
+	if err != nil {
+		return fmt.Errorf("CLI proxy: DIFC relay: %w", err)
+	}
+	*closers = append(*closers, func() { relay.Close() })
+	target := net.JoinHostPort(cp.Host, strconv.Itoa(int(cp.Port)))
+	serve("difc-relay", func() error {
+		for {
+			cc, err := relay.Accept()
+			if err != nil {
+				return err
+			}
+			go func() {
+				defer cc.Close()
+				up, err := net.Dial("tcp", target)
+				if err != nil {
+					alog.Log("tunnel_error", map[string]any{"error": err.Error()})
+					return
+				}
+				defer up.Close()
+				done := make(chan struct{})
+				go func() { io.Copy(up, cc); up.(*net.TCPConn).CloseWrite(); close(done) }()
+				io.Copy(cc, up)
+				<-done
+			}()
+		}
+	})
+	return nil
+}

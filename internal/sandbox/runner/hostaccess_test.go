@@ -145,7 +145,7 @@ func TestHostAccess(t *testing.T) {
 		"closedx": "port " + strconv.Itoa(other) + " not allowed on host.docker.internal",
 		"closedd": "fail", "dangerd": "fail",
 		"dangerx": "Port 22 is blocked for security reasons. Dangerous ports (SSH:22, MySQL:3306, PostgreSQL:5432, etc.) cannot be allowed even with --allow-host-ports.",
-		"hosts": "172.17.0.1", "dns": "ok 172.17.0.1",
+		"hosts":   "172.17.0.1", "dns": "ok 172.17.0.1",
 	} {
 		if !strings.Contains(got[k], want) {
 			t.Errorf("%s: %q, want %q", k, got[k], want)

@@ -116,7 +116,7 @@ func BuildPlan(c *config.Config, id string, preload []byte, preflight bool) (*sa
 		NetExtra:        netExtra(c), // hostaccess.go
 		HostsFile:       string(hosts) + apireflect.HostsEntry(c.APIProxy.Enabled, sandbox.DefaultAPIProxyIP),
 		ClaudeKeyScript: helpers.GetClaudeKeyScript(),
-		AgentFiles:      agentFiles(res.Agent, c.User.Home),
+		AgentFiles:      cliProxyAgent(c, res.Agent, agentFiles(res.Agent, c.User.Home)), // cliproxy.go
 
 		PreloadLib:  preload,
 		MemoryBytes: c.MemoryLimitBytes,
@@ -297,6 +297,10 @@ func startServices(ctx context.Context, wg *sync.WaitGroup, o Options, sb *nativ
 	if hl != nil {
 		closers = append(closers, func() { hl.Close() })
 		serve("host-access", func() error { return eg.ServeHostAccess(hl) })
+	}
+	if err := startCLIProxy(ctx, c, sb, log, serve, &closers); err != nil { // cliproxy.go
+		stop()
+		return nil, err
 	}
 
 	if !c.APIProxy.Enabled {
