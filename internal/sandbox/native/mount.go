@@ -234,31 +234,6 @@ func setattr(p string, set uint64, recursive bool) error {
 	return unix.MountSetattr(unix.AT_FDCWD, p, uint(flags), &unix.MountAttr{Attr_set: set})
 }
 
-// hide mounts an empty read-only tmpfs over m.Target if, resolved inside
-// the sandbox root (symlinks cannot lead out of it, nor is the last one
-// followed), it is a directory. The mount goes through the opened
-// descriptor, so what was checked is what gets covered.
-func hide(root string, m sandbox.Mount) error {
-	rfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(rfd)
-	fd, err := unix.Openat2(rfd, strings.TrimPrefix(filepath.Clean("/"+m.Target), "/"), &unix.OpenHow{
-		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC,
-		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
-	})
-	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) {
-		return nil // nothing there to hide
-	}
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	return unix.Mount("tmpfs", fmt.Sprintf("/proc/self/fd/%d", fd), "tmpfs",
-		unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, m.Options)
-}
-
 // placeholder creates the empty file target (a sandbox path) and its
 // missing parents (the user's when owned), walking from the sandbox root
 // without following any symlink: a link in a tool dir's overlay could

@@ -14,6 +14,7 @@ import (
 	"github.com/awf-dev/awf/internal/domains"
 	"github.com/awf-dev/awf/internal/logs"
 	"github.com/awf-dev/awf/internal/sandbox"
+	"github.com/awf-dev/awf/internal/sandbox/native"
 )
 
 // writeAudit records what the run enforces: the policy manifest, the
@@ -67,7 +68,12 @@ func writeAudit(dir string, c *config.Config, p *sandbox.Plan, pol *domains.Poli
 func Preserve(c *config.Config, log *slog.Logger) (kept []string) {
 	d := RunDirs(c)
 	defer func() { recordArtifacts(kept...) }()
-	chmodTree := func(dir string) { shareTree(dir, runGID(c)) }
+	chmodTree := func(dir string) {
+		// Sandboxes already running did not hide these dirs when they
+		// started: hide them there before they become readable.
+		native.HideInLiveSandboxes([]string{dir}, log)
+		shareTree(dir, runGID(c))
+	}
 	failed := false
 	move := func(src, dst string, flagged bool) {
 		if empty(src) {

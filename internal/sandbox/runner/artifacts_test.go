@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/awf-dev/awf/internal/sandbox"
 	"github.com/awf-dev/awf/internal/testnet"
@@ -122,4 +123,80 @@ func TestArtifactsKeepNoEnvValueAndStayHidden(t *testing.T) {
 	if !strings.Contains(out.String(), "gh-visible") {
 		t.Errorf("the rest of the gh-aw dir should stay visible:\n%s\n%s", out, errb)
 	}
+}
+
+// TestRunningSandboxCannotReadLaterRunsLogs: a sandbox hides, when it
+// starts, the logs it can find; a run that ends while it is still going
+// preserves new ones, which must be hidden inside it too before they
+// become readable (awf enters the running sandbox's mount namespace).
+func TestRunningSandboxCannotReadLaterRunsLogs(t *testing.T) {
+	testnet.Require(t)
+	tmp := t.TempDir()
+	os.Chmod(tmp, 0o755)
+	os.Chmod(filepath.Dir(tmp), 0o755)
+	ws := workspace(t)
+	ready, start, list := filepath.Join(ws, "ready"), filepath.Join(ws, "go"), filepath.Join(ws, "list")
+	scriptA := strings.Join([]string{
+		"touch " + ready,
+		"i=0; while [ ! -e " + start + " ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done",
+		"for f in $(cat " + list + "); do cat \"$f\" >/dev/null 2>&1 && echo \"READ $f\"; ls \"$(dirname \"$f\")\" 2>/dev/null | grep -q . && echo \"LISTED $(dirname \"$f\")\"; done",
+		"echo A-done",
+	}, "\n")
+	a, aOut, aErr := awfCmd(t, nil, "--", scriptA)
+	a.Env = append(a.Env, "TMPDIR="+tmp)
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	aDone := make(chan struct{})
+	go func() { a.Wait(); close(aDone) }()
+	defer func() {
+		select {
+		case <-aDone:
+		default:
+			a.Process.Kill()
+			<-aDone
+		}
+	}()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if _, err := os.Stat(ready); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run A never started\n%s", aErr)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// B starts after A and ends before A reads: default dirs in tmp and a
+	// chosen audit dir.
+	custom := filepath.Join(tmp, "custom-audit")
+	b, _, bErr := awfCmd(t, nil, "--audit-dir", custom, "--", "curl -s -m 5 -o /dev/null http://"+testnet.HostName(154)+"/; true")
+	b.Env = append(b.Env, "TMPDIR="+tmp)
+	if code := testnet.Run(t, b, 60*time.Second); code != 0 {
+		t.Fatalf("run B: exit %d\n%s", code, bErr)
+	}
+	var files []string
+	filepath.WalkDir(tmp, func(p string, de fs.DirEntry, err error) error {
+		if err == nil && de.Type().IsRegular() {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if len(files) < 4 {
+		t.Fatalf("run B preserved too little: %v", files)
+	}
+	os.WriteFile(list, []byte(strings.Join(files, "\n")+"\n"), 0o644)
+	os.WriteFile(start, nil, 0o644)
+	select {
+	case <-aDone:
+	case <-time.After(60 * time.Second):
+		t.Fatal("run A did not finish")
+	}
+	if !strings.Contains(aOut.String(), "A-done") {
+		t.Fatalf("run A did not finish its checks:\n%s\n%s", aOut, aErr)
+	}
+	if strings.Contains(aOut.String(), "READ ") || strings.Contains(aOut.String(), "LISTED ") {
+		t.Errorf("a running sandbox reads the logs of a run that ended after it started:\n%s\n%s", aOut, aErr)
+	}
+	t.Logf("checked %d files of run B from inside run A\n%s", len(files), bErr)
 }

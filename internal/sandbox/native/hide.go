@@ -1,0 +1,166 @@
+package native
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/awf-dev/awf/internal/runstate"
+	"github.com/awf-dev/awf/internal/sandbox"
+)
+
+// hideOptions are the empty tmpfs's options when a Mount gives none.
+const hideOptions = "mode=0755,size=4k,nr_inodes=16"
+
+// hide mounts an empty read-only tmpfs over m.Target if, resolved inside
+// root (symlinks cannot lead out of it, nor is the last one followed), it
+// is a directory. The new mount is attached to the opened descriptor
+// itself (fsmount + move_mount), so what was checked is what gets
+// covered, and no /proc is needed (there may be none of ours).
+func hide(root string, m sandbox.Mount) error {
+	rfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(rfd)
+	fd, err := unix.Openat2(rfd, strings.TrimPrefix(filepath.Clean("/"+m.Target), "/"), &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) {
+		return nil // nothing there to hide
+	}
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	opts := m.Options
+	if opts == "" {
+		opts = hideOptions
+	}
+	fs, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fs)
+	for _, kv := range strings.Split(opts, ",") {
+		k, v, _ := strings.Cut(kv, "=")
+		if err := unix.FsconfigSetString(fs, k, v); err != nil {
+			return fmt.Errorf("tmpfs %s: %w", kv, err)
+		}
+	}
+	if err := unix.FsconfigCreate(fs); err != nil {
+		return err
+	}
+	mfd, err := unix.Fsmount(fs, unix.FSMOUNT_CLOEXEC,
+		unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(mfd)
+	return unix.MoveMount(mfd, "", fd, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH)
+}
+
+// HideInLiveSandboxes hides dirs inside every sandbox that is running now.
+// A sandbox hides, when it starts, every run's logs and artifacts it can
+// find; logs that a run preserves later (it ended while this one runs) are
+// hidden here, before they are made readable. A sandbox is entered
+// through a process of its cgroup (every process there shares its mount
+// namespace), which also works for runs started from another PID
+// namespace as long as their processes are visible from this one. Best
+// effort: failures are logged.
+func HideInLiveSandboxes(dirs []string, log *slog.Logger) {
+	ents, _ := os.ReadDir(StateRoot)
+	for _, e := range ents {
+		state := filepath.Join(StateRoot, e.Name())
+		if !e.IsDir() {
+			continue
+		}
+		if l, lock := runstate.Claim(state); l != runstate.Live {
+			lock.Close()
+			continue
+		}
+		f := sandboxMountNS(e.Name())
+		if f == nil {
+			continue // not started yet, or its processes are not visible here
+		}
+		if err := hideInNS(f, dirs); err != nil && log != nil {
+			log.Warn("hiding preserved logs from a running sandbox", "run", e.Name(), "err", err)
+		}
+		f.Close()
+	}
+}
+
+// sandboxMountNS opens the mount namespace of run id's sandbox through a
+// process of its cgroup, checking after the open that the process (not a
+// reuse of its pid) is still in that cgroup.
+func sandboxMountNS(id string) *os.File {
+	cg := "/" + cgroupName(id)
+	for _, d := range []string{cgroupName(id), "pids/" + cgroupName(id), "memory/" + cgroupName(id)} {
+		b, err := os.ReadFile(filepath.Join(CgroupRoot, d, "cgroup.procs"))
+		if err != nil {
+			continue
+		}
+		for _, pid := range strings.Fields(string(b)) {
+			if pid == "0" {
+				continue // not visible from this PID namespace
+			}
+			f, err := os.Open("/proc/" + pid + "/ns/mnt")
+			if err != nil {
+				continue
+			}
+			if inCgroup(pid, cg) {
+				return f
+			}
+			f.Close()
+		}
+	}
+	return nil
+}
+
+// inCgroup reports whether process pid is in the cgroup named path (in
+// any hierarchy).
+func inCgroup(pid, path string) bool {
+	b, err := os.ReadFile("/proc/" + pid + "/cgroup")
+	if err != nil {
+		return false
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if _, p, ok := strings.Cut(l[strings.IndexByte(l, ':')+1:], ":"); ok && p == path {
+			return true
+		}
+	}
+	return false
+}
+
+// hideInNS enters the mount namespace behind f on a thread of its own and
+// hides dirs there. The thread never returns to the pool: Go ends a
+// goroutine's locked thread with it.
+func hideInNS(f *os.File, dirs []string) error {
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		// A thread sharing its fs attributes with others cannot change
+		// its mount namespace.
+		if err := unix.Unshare(unix.CLONE_FS); err != nil {
+			done <- err
+			return
+		}
+		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNS); err != nil {
+			done <- fmt.Errorf("setns: %w", err)
+			return
+		}
+		var errs []error
+		for _, d := range dirs {
+			errs = append(errs, hide("/", sandbox.Mount{Kind: sandbox.KindHide, Target: d}))
+		}
+		done <- errors.Join(errs...)
+	}()
+	return <-done
+}
