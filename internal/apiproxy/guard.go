@@ -211,6 +211,16 @@ func (s *Server) logBudget() {
 	s.log.Info("budget_summary", args...)
 }
 
+// withGuardReflect adds the guards' state to /reflect's extra fields;
+// fields the caller set win.
+func (s *Server) withGuardReflect(extra map[string]any) map[string]any {
+	out := s.guards.Reflect()
+	for k, v := range extra {
+		out[k] = v
+	}
+	return out
+}
+
 // GuardSnapshot is the run's spend against each budget so far.
 func (s *Server) GuardSnapshot() guards.Snapshot { return s.guards.Snapshot() }
 

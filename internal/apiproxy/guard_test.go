@@ -410,6 +410,20 @@ func TestGuardTurnLimit(t *testing.T) {
 	if n := len(fake.Find("/chat/completions")); n != 3 {
 		t.Fatalf("upstream served %d turns", n)
 	}
+	// /reflect reports the state, in the original's shape.
+	_, rb := r.do("openai", "GET", "/reflect", nil, nil)
+	var ref struct {
+		Runs             map[string]any `json:"runs"`
+		CacheMisses      map[string]any `json:"cache_misses"`
+		PermissionDenied map[string]any `json:"permission_denied"`
+		AICredits        map[string]any `json:"ai_credits"`
+	}
+	json.Unmarshal([]byte(rb), &ref)
+	if ref.Runs["enabled"] != true || ref.Runs["max_runs"] != 3.0 || ref.Runs["invocation_count"] != 3.0 || ref.Runs["remaining_runs"] != 0.0 ||
+		ref.CacheMisses["enabled"] != false || ref.CacheMisses["max_cache_misses"] != nil || ref.PermissionDenied["denied_count"] != 0.0 ||
+		ref.AICredits["total"] == nil {
+		t.Fatalf("/reflect: %s", rb)
+	}
 
 	t.Run("parallel", func(t *testing.T) {
 		fake := fakeprovider.NewOpenAI(fakeprovider.Reply{})

@@ -22,5 +22,5 @@ func (s *Server) Reflect() map[string]any {
 	if s.cfg.ReflectExtra != nil {
 		extra = s.cfg.ReflectExtra()
 	}
-	return apireflect.Document(ps, extra)
+	return apireflect.Document(ps, s.withGuardReflect(extra))
 }

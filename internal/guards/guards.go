@@ -450,6 +450,47 @@ func (g *Guards) Snapshot() Snapshot {
 	return s
 }
 
+// Reflect is the guards' part of /reflect, in the original's shape:
+// ai_credits {total, by_model}, runs, cache_misses and permission_denied
+// ({enabled: false, ...: null} when not configured).
+func (g *Guards) Reflect() map[string]any {
+	s := g.Snapshot()
+	c := &g.cfg
+	byModel := map[string]any{}
+	for m, mc := range s.ByModel {
+		byModel[m] = map[string]any{"total": mc.Credits, "calls": mc.Calls, "pricing_source": mc.PricingSource}
+	}
+	opt := func(on bool, v int64) any {
+		if !on {
+			return nil
+		}
+		return v
+	}
+	runs := map[string]any{"enabled": c.MaxRuns > 0, "max_runs": opt(c.MaxRuns > 0, c.MaxRuns), "invocation_count": s.Runs,
+		"remaining_runs": opt(c.MaxRuns > 0, max(0, c.MaxRuns-s.Runs))}
+	misses := map[string]any{"enabled": c.MaxCacheMisses > 0, "max_cache_misses": opt(c.MaxCacheMisses > 0, c.MaxCacheMisses),
+		"consecutive_cache_misses": s.CacheMissStreak, "remaining_cache_misses": opt(c.MaxCacheMisses > 0, max(0, c.MaxCacheMisses-s.CacheMissStreak))}
+	if c.MaxCacheMisses == 0 {
+		misses["consecutive_cache_misses"] = 0
+	}
+	denied := map[string]any{"enabled": c.MaxPermissionDenied > 0, "max_permission_denied": opt(c.MaxPermissionDenied > 0, c.MaxPermissionDenied),
+		"denied_count": s.PermissionDenied}
+	if c.MaxPermissionDenied == 0 {
+		denied["denied_count"] = 0
+	}
+	if c.MaxRuns == 0 {
+		runs["invocation_count"] = 0
+	}
+	var aliases any
+	if len(c.Aliases) > 0 {
+		aliases = c.Aliases
+	}
+	return map[string]any{
+		"ai_credits": map[string]any{"total": s.AICredits, "by_model": byModel},
+		"runs":       runs, "cache_misses": misses, "permission_denied": denied, "model_aliases": aliases,
+	}
+}
+
 // Lines renders the snapshot as "used / limit" lines for the run's final
 // stderr output and the summary.
 func (s Snapshot) Lines() []string {
