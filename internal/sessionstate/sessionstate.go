@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"syscall"
 
 	"github.com/awf-dev/awf/internal/config"
 )
@@ -26,6 +27,12 @@ func Prepare(c *config.Config) error {
 	if dir == "" {
 		return nil
 	}
+	uid, gid := c.User.UID, c.User.GID
+	if uid == 0 {
+		uid, gid = config.FallbackID, config.FallbackID
+	}
+	_, statErr := os.Lstat(dir)
+	existed := statErr == nil
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("session state dir: %w", err)
 	}
@@ -36,9 +43,14 @@ func Prepare(c *config.Config) error {
 	if !fi.IsDir() {
 		return fmt.Errorf("session state dir %s is not a directory", dir)
 	}
-	uid, gid := c.User.UID, c.User.GID
-	if uid == 0 {
-		uid, gid = config.FallbackID, config.FallbackID
+	// awf runs as root: handing an existing directory of someone else's
+	// (a system directory named by mistake) to the agent's user would let
+	// the agent write there. Only a directory awf made, an empty one, or
+	// one the user already owns is handed over.
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && existed && int(st.Uid) != uid {
+		if ents, err := os.ReadDir(dir); err != nil || len(ents) > 0 {
+			return fmt.Errorf("session state dir %s exists, is not empty and belongs to uid %d, not the agent's user %d", dir, st.Uid, uid)
+		}
 	}
 	if err := os.Lchown(dir, uid, gid); err != nil {
 		return fmt.Errorf("session state dir: %w", err)
