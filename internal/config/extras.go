@@ -53,11 +53,11 @@ type extraFlags struct {
 
 func (x *extraFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&x.rulesets, "ruleset-file", nil, "YAML rule `file` for domain allowlisting (repeatable). Schema: version: 1, rules: [{domain, subdomains}]")
-	fs.StringVar(&x.sessionStateDir, "session-state-dir", "", "Directory to save Copilot CLI session state (events.jsonl, session data); shown to the command as ~/.copilot/session-state")
+	fs.StringVar(&x.sessionStateDir, "session-state-dir", "", "`Directory` to save Copilot CLI session state (events.jsonl, session data); shown to the command as ~/.copilot/session-state (env AWF_SESSION_STATE_DIR)")
 	fs.BoolVar(&x.diagnosticLogs, "diagnostic-logs", false, "On a non-zero exit, collect the proxies' log tails, the exit state and the redacted config into <audit-dir>/diagnostics")
 	fs.StringVar(&x.doh, "dns-over-https", "", "Resolve admitted names through this DNS-over-HTTPS `resolver-url` (default when given bare: "+DefaultDoHResolver+")")
 	fs.Lookup("dns-over-https").NoOptDefVal = DefaultDoHResolver
-	fs.StringVar(&x.pidsLimit, "pids-limit", strconv.Itoa(DefaultPidsLimit), "Process/thread ceiling for the command")
+	fs.StringVar(&x.pidsLimit, "pids-limit", strconv.Itoa(DefaultPidsLimit), "Process/thread ceiling (`limit`) for the command")
 }
 
 // fixArgs gives --dns-over-https the original's optional-value parsing:
