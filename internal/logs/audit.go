@@ -171,11 +171,24 @@ func onOff(b bool) string {
 	return "disabled"
 }
 
+// hostAccessDetail adds awf's host-access and CLI-proxy facts to the
+// Host Access line.
+func hostAccessDetail(m *Manifest) string {
+	s := ""
+	if h := m.HostAccess; h != nil {
+		s = fmt.Sprintf(" (%s → %s; ports %s)", h.Name, strings.Join(h.Addresses, ", "), strings.Join(h.Ports, ", "))
+	}
+	if c := m.CLIProxy; c != nil {
+		s += fmt.Sprintf("\n- **CLI Proxy**: enabled (%s → DIFC proxy %s)", c.URL, c.DIFCProxy)
+	}
+	return s
+}
+
 func auditMarkdown(rules []RuleStat, m *Manifest, d auditDenied) string {
 	l := []string{"## Firewall Audit Report\n", "### Active Policy\n",
 		"- **SSL Bump**: " + onOff(m.SSLBumpEnabled),
 		"- **DLP**: " + onOff(m.DLPEnabled),
-		"- **Host Access**: " + onOff(m.HostAccessEnabled),
+		"- **Host Access**: " + onOff(m.HostAccessEnabled) + hostAccessDetail(m),
 		"- **DNS Servers**: " + strings.Join(m.DNSServers, ", "),
 		fmt.Sprintf("- **Dangerous Ports Blocked**: %d ports\n", len(m.DangerousPorts)),
 		"### Rule Evaluation\n",

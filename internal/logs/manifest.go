@@ -35,6 +35,29 @@ type Manifest struct {
 	DLPEnabled        bool     `json:"dlpEnabled"`
 	HostAccessEnabled bool     `json:"hostAccessEnabled"`
 	AllowHostPorts    *string  `json:"allowHostPorts"`
+	// awf's additions: how host.docker.internal is served and the CLI
+	// proxy, when in use.
+	HostAccess *HostAccessInfo `json:"hostAccess,omitempty"`
+	CLIProxy   *CLIProxyInfo   `json:"cliProxy,omitempty"`
+}
+
+// HostAccessInfo describes host.docker.internal in the sandbox.
+type HostAccessInfo struct {
+	Name      string   `json:"name"`
+	Addresses []string `json:"addresses"`
+	EnabledBy string   `json:"enabledBy,omitempty"`
+	// Ports are "80 (default)", "8080 (--allow-host-ports)",
+	// "10000-10004 (api-proxy)", ...
+	Ports        []string `json:"ports"`
+	ServicePorts *string  `json:"allowHostServicePorts,omitempty"`
+}
+
+// CLIProxyInfo describes the CLI proxy.
+type CLIProxyInfo struct {
+	URL       string `json:"url"`
+	DIFCProxy string `json:"difcProxy"`
+	CACert    bool   `json:"caCert"`
+	AccessLog string `json:"accessLog"`
 }
 
 // DefaultDangerousPorts are the ports the original refuses outright.
@@ -50,6 +73,8 @@ type ManifestOptions struct {
 	HostAccess     bool
 	AllowHostPorts string // "" is recorded as null
 	GeneratedAt    time.Time
+	HostInfo       *HostAccessInfo
+	CLIProxy       *CLIProxyInfo
 }
 
 // NewManifest builds the manifest from plain data. Orders that are zero are
@@ -80,6 +105,7 @@ func NewManifest(rules []Rule, o ManifestOptions) Manifest {
 		s := o.AllowHostPorts
 		m.AllowHostPorts = &s
 	}
+	m.HostAccess, m.CLIProxy = o.HostInfo, o.CLIProxy
 	return m
 }
 

@@ -26,9 +26,11 @@ func writeAudit(dir string, c *config.Config, p *sandbox.Plan, pol *domains.Poli
 	for _, r := range pol.Rules() {
 		rules = append(rules, logs.Rule(r))
 	}
+	rules = hostRules(c, rules) // hostaccess.go
+	mo := hostManifest(c)
+	mo.DNSServers, mo.GeneratedAt = c.DNSServers, time.Now()
 	errs := []error{
-		logs.WritePolicyManifest(filepath.Join(dir, "policy-manifest.json"), rules,
-			logs.ManifestOptions{DNSServers: c.DNSServers, GeneratedAt: time.Now()}),
+		logs.WritePolicyManifest(filepath.Join(dir, "policy-manifest.json"), rules, mo),
 		os.WriteFile(filepath.Join(dir, "nftables-audit.txt"), []byte(p.Net.Rules.Render()), 0o600),
 	}
 	red := *p

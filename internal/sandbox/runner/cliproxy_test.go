@@ -67,7 +67,7 @@ func TestCLIProxy(t *testing.T) {
 	}, "\n")
 	r := awf(t, []string{"GH_TOKEN=" + token, "GITHUB_TOKEN=" + token, "GITHUB_REPOSITORY=octo/repo"},
 		"--env-all", "--difc-proxy-host", "host.docker.internal:"+strconv.Itoa(port), "--difc-proxy-ca-cert", caFile,
-		"--proxy-logs-dir", logs, "--", script)
+		"--proxy-logs-dir", logs, "--audit-dir", filepath.Join(logs, "audit"), "--", script)
 	got := lines(r.stdout)
 	for k, want := range map[string]string{
 		"which": "/usr/local/bin/gh", "user": `"login":"octocat"`,
@@ -95,6 +95,10 @@ func TestCLIProxy(t *testing.T) {
 	}
 	if strings.Contains(string(access)+r.stdout+r.stderr, token) {
 		t.Error("the token was logged or printed")
+	}
+	manifest, _ := os.ReadFile(filepath.Join(logs, "audit", "policy-manifest.json"))
+	if !strings.Contains(string(manifest), `"difcProxy": "127.0.0.1:`+strconv.Itoa(port)+`"`) {
+		t.Errorf("policy-manifest.json lacks the CLI proxy:\n%s", manifest)
 	}
 	if t.Failed() {
 		t.Logf("stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)

@@ -135,8 +135,9 @@ func TestHostAccess(t *testing.T) {
 		"echo hosts: $(getent hosts host.docker.internal)",
 		"echo dns: $(" + probe("dns", "172.30.0.10:53", "host.docker.internal") + ")",
 	}, "\n")
+	auditDir := t.TempDir()
 	r := awf(t, nil, "--enable-host-access", "--allow-host-ports", strconv.Itoa(port), "-d", "github.com",
-		"--proxy-logs-dir", logs, "--", script)
+		"--proxy-logs-dir", logs, "--audit-dir", auditDir, "--", script)
 	got := lines(r.stdout)
 	for k, want := range map[string]string{
 		"explicit": "hello from the host /hello/e", "direct": "hello from the host /hello/d", "tunnel": "hello from the host /hello/t",
@@ -170,6 +171,23 @@ func TestHostAccess(t *testing.T) {
 	}
 	if !strings.Contains(string(audit), `"listener":"host"`) || !strings.Contains(string(audit), `"rule":"allow-host-access"`) {
 		t.Errorf("audit.jsonl lacks the host listener's records:\n%s", audit)
+	}
+	// The policy manifest and `awf logs audit` show host access.
+	manifest, _ := os.ReadFile(filepath.Join(auditDir, "policy-manifest.json"))
+	for _, want := range []string{`"hostAccessEnabled": true`, `"allowHostPorts": "` + strconv.Itoa(port) + `"`, `"id": "allow-host-access"`,
+		`"` + strconv.Itoa(port) + ` (--allow-host-ports)"`, `"172.17.0.1"`} {
+		if !strings.Contains(string(manifest), want) {
+			t.Errorf("policy-manifest.json lacks %s:\n%s", want, manifest)
+		}
+	}
+	cmd, out, errb := awfCmd(t, []string{"AWF_AUDIT_DIR=" + auditDir}, "logs", "audit", "--source", logs, "--format", "markdown")
+	if code := testnet.Run(t, cmd, 30*time.Second); code != 0 {
+		t.Fatalf("awf logs audit: %d\n%s", code, errb)
+	}
+	for _, want := range []string{"- **Host Access**: enabled (host.docker.internal → 172.17.0.1, 172.30.0.1; ports", "| allow-host-access | ", "Allow host.docker.internal (the host's 127.0.0.1) on ports 80, 443, " + strconv.Itoa(port)} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("awf logs audit lacks %q:\n%s", want, out)
+		}
 	}
 }
 
