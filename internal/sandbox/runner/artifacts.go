@@ -110,6 +110,9 @@ func Preserve(c *config.Config, log *slog.Logger) (kept []string) {
 	move(d.Egress, filepath.Join(os.TempDir(), "squid-logs-"+d.TS), c.ProxyLogsDir != "")
 	move(d.APIProxy, filepath.Join(os.TempDir(), "api-proxy-logs-"+d.TS), c.ProxyLogsDir != "")
 	move(d.Audit, filepath.Join(os.TempDir(), "awf-audit-"+d.TS), c.AuditDir != filepath.Join(c.WorkDir, "audit"))
+	if c.CLIProxy.Enabled { // as the original's /tmp/cli-proxy-logs-<ts>
+		move(CLIProxyLogDir(c), filepath.Join(os.TempDir(), "cli-proxy-logs-"+d.TS), c.ProxyLogsDir != "")
+	}
 	if failed {
 		chmodTree(d.Work)
 		kept = append(kept, d.Work)
