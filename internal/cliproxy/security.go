@@ -12,7 +12,10 @@ var ProtectedEnvKeys = []string{"GH_HOST", "GH_TOKEN", "GITHUB_TOKEN", "NODE_EXT
 
 // DeniedSubcommands modify gh itself rather than GitHub resources; they
 // are always refused (the original's set).
-var DeniedSubcommands = []string{"alias", "auth", "config", "extension"}
+var DeniedSubcommands = []string{"alias", "auth", "config", "extension",
+	// Stricter: browse starts a browser program ($BROWSER, xdg-open) with
+	// the token in its environment; there is no browser to open anyway.
+	"browse"}
 
 // AllowedEnvKeys is what /exec's env field may set. The original admits
 // any key but the protected ones; here gh runs beside the agent's files,

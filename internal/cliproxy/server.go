@@ -31,6 +31,10 @@ const (
 	DefaultTimeout   = 30 * time.Second // AWF_CLI_PROXY_TIMEOUT_MS
 	DefaultMaxOutput = 10 << 20         // AWF_CLI_PROXY_MAX_OUTPUT_BYTES, per stream
 	DefaultMaxBody   = 1 << 20          // AWF_CLI_PROXY_MAX_REQUEST_BYTES
+	// MaxConcurrent bounds the gh processes running at once: they run
+	// outside the sandbox's cgroup, so the agent must not be able to
+	// start them without limit.
+	MaxConcurrent = 8
 )
 
 // Command builds the process that runs gh with args, the environment env
@@ -48,7 +52,10 @@ type Config struct {
 }
 
 // Server is the HTTP side.
-type Server struct{ cfg Config }
+type Server struct {
+	cfg   Config
+	slots chan struct{}
+}
 
 // New fills in the defaults.
 func New(cfg Config) *Server {
@@ -61,7 +68,7 @@ func New(cfg Config) *Server {
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = DefaultMaxBody
 	}
-	return &Server{cfg: cfg}
+	return &Server{cfg: cfg, slots: make(chan struct{}, MaxConcurrent)}
 }
 
 // Serve answers on ln until ctx ends.
@@ -143,6 +150,12 @@ func (s *Server) exec(w http.ResponseWriter, r *http.Request) {
 	fields := map[string]any{"args": args, "cwd": req.Cwd}
 	if len(dropped) > 0 {
 		fields["envDropped"] = dropped
+	}
+	select {
+	case s.slots <- struct{}{}:
+		defer func() { <-s.slots }()
+	case <-r.Context().Done():
+		return
 	}
 	s.cfg.Log.Log("exec_start", fields)
 	stdout, stderr, code := s.run(r.Context(), args, env, req.Stdin)

@@ -24,6 +24,7 @@ func TestValidateArgs(t *testing.T) {
 		{[]string{"--repo", "o/r", "config", "list"}, "Subcommand 'config' is not permitted"},
 		{[]string{"-R=o/r", "extension", "install", "x"}, "Subcommand 'extension' is not permitted"},
 		{[]string{"alias", "set", "x", "!sh"}, "Subcommand 'alias' is not permitted"},
+		{[]string{"browse"}, "Subcommand 'browse' is not permitted"},
 		{[]string{"repo", "clone", "o/r", "--", "--config", "core.fsmonitor=sh"}, "Argument '--' is not permitted (git pass-through)"},
 	} {
 		err := ValidateArgs(tc.args)
@@ -67,10 +68,14 @@ func TestServer(t *testing.T) {
 	if code != 200 || m["stdout"] != "args:api /user\ninput" || m["stderr"] != "host:localhost:18443 repo:o/r\n" || m["exitCode"] != 3.0 {
 		t.Errorf("%d %v", code, m)
 	}
-	for body, want := range map[string]int{
-		`{"args":["auth","status"]}`: 403, `{"args":"api"}`: 403, `{"args":[1]}`: 403, `not json`: 400,
-		`{"args":["x"],"pad":"` + strings.Repeat("a", DefaultMaxBody) + `"}`: 413,
+	for _, tc := range []struct {
+		body string
+		want int
+	}{
+		{`{"args":["auth","status"]}`, 403}, {`{"args":"api"}`, 403}, {`{"args":[1]}`, 403}, {`not json`, 400},
+		{`{"args":["x"],"pad":"` + strings.Repeat("a", DefaultMaxBody) + `"}`, 413},
 	} {
+		body, want := tc.body, tc.want
 		if code, m := post(t, s, body); code != want {
 			t.Errorf("%.40s: %d %v, want %d", body, code, m, want)
 		}
