@@ -1,6 +1,7 @@
 package configfile
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -314,4 +316,50 @@ func TestLockFileDocuments(t *testing.T) {
 		t.Fatalf("only %d documents", n)
 	}
 	t.Logf("%d lock-file documents load, validate and map", n)
+}
+
+// BenchmarkLoadLockFileDocument: what --config adds to a run's start-up
+// (the largest lock-file document: read, parse, validate, map).
+func BenchmarkLoadLockFileDocument(b *testing.B) {
+	data, err := os.ReadFile("testdata/lockfile-configs.jsonl")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var biggest []byte
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var row struct {
+			Doc json.RawMessage `json:"doc"`
+		}
+		json.Unmarshal([]byte(line), &row)
+		if len(row.Doc) > len(biggest) {
+			biggest = row.Doc
+		}
+	}
+	p := filepath.Join(b.TempDir(), "awf-config.json")
+	os.WriteFile(p, biggest, 0o600)
+	schema() // compiled once per process, like the first Load of a run
+	b.SetBytes(int64(len(biggest)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		d, err := Load(p, Source{ReadFile: os.ReadFile})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := Map(d); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSchemaCompile: the one-time cost per awf process.
+func BenchmarkSchemaCompile(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		doc, _ := jsonschema.UnmarshalJSON(bytes.NewReader(SchemaJSON))
+		c := jsonschema.NewCompiler()
+		c.UseRegexpEngine(ecmaRegexp)
+		c.AddResource("s.json", doc)
+		if _, err := c.Compile("s.json"); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
