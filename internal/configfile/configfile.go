@@ -93,7 +93,12 @@ func Load(path string, src Source) (Document, error) {
 		return nil, fmt.Errorf("Failed to parse AWF config from %s: %v", label, err)
 	}
 	if problems := Validate(v); len(problems) > 0 {
-		return nil, fmt.Errorf("Invalid AWF config at %s:\n- %s", label, strings.Join(problems, "\n- "))
+		msg := fmt.Sprintf("Invalid AWF config at %s:\n- %s", label, strings.Join(problems, "\n- "))
+		if strings.Contains(msg, " is not supported") {
+			// Newer gh-aw releases write keys of newer schemas: say which one this is.
+			msg += fmt.Sprintf("\n(this awf implements %s %s at %.8s)", SchemaRepo, SchemaPath, SchemaCommit)
+		}
+		return nil, errors.New(msg)
 	}
 	return Document(v.(map[string]any)), nil
 }

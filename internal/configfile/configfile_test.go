@@ -84,6 +84,7 @@ func TestInvalidDocuments(t *testing.T) {
 		{`[]`, "config root must be an object"},
 		{``, "config root must be an object"},
 		{`{"netwrok":{}}`, "config.netwrok is not supported"},
+		{`{"netwrok":{}}`, "(this awf implements github/gh-aw-firewall docs/awf-config.schema.json at a4b47f60)"},
 		{`{"network":{"allowDomain":["x"]}}`, "config.network.allowDomain is not supported"},
 		{`{"network":{"allowDomains":"github.com"}}`, "config.network.allowDomains must be an array"},
 		{`{"network":{"allowDomains":[1]}}`, "config.network.allowDomains.0 must be a string"},
