@@ -72,6 +72,7 @@ func TestCorpusInvocationsRun(t *testing.T) {
 		{"inv001", "ANTHROPIC_API_KEY"},    // claude: --tty, --build-local
 		{"inv015", "OPENAI_API_KEY"},       // codex
 		{"inv004", "COPILOT_GITHUB_TOKEN"}, // copilot
+		{"inv003", "GEMINI_API_KEY"},       // gemini
 	} {
 		t.Run(tc.id+"-"+inv[tc.id].Engine, func(t *testing.T) {
 			in, ok := inv[tc.id]
