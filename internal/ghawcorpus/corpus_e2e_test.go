@@ -18,9 +18,10 @@ import (
 func TestMain(m *testing.M) { testnet.Main(m) }
 
 type invocation struct {
-	ID     string `json:"id"`
-	Engine string `json:"engine"`
-	Flags  []struct {
+	ID       string `json:"id"`
+	Engine   string `json:"engine"`
+	Launcher string `json:"launcher"`
+	Flags    []struct {
 		Flag  string  `json:"flag"`
 		Value *string `json:"value"`
 	} `json:"flags"`
@@ -47,7 +48,10 @@ func corpus(t *testing.T) map[string]invocation {
 // shq quotes s for a POSIX shell.
 func shq(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
-var condRe = regexp.MustCompile(`^\$\{(\w+):\+(--[\w-]+) "\$(\w+)"\}$`)
+var (
+	condRe = regexp.MustCompile(`^\$\{(\w+):\+(--[\w-]+) "\$(\w+)"\}$`) // ${VAR:+--flag "$VAR"}
+	varRe  = regexp.MustCompile(`^\$\{(\w+)\}$`)                        // ${VAR}
+)
 
 // TestCorpusInvocationsRun: a claude, a codex and a copilot invocation of
 // gh-aw v0.28.4 lock files, each with its own --config document, flags
@@ -73,6 +77,7 @@ func TestCorpusInvocationsRun(t *testing.T) {
 		{"inv015", "OPENAI_API_KEY"},       // codex
 		{"inv004", "COPILOT_GITHUB_TOKEN"}, // copilot
 		{"inv003", "GEMINI_API_KEY"},       // gemini
+		{"inv028", "COPILOT_GITHUB_TOKEN"}, // copilot, gh-aw v0.27: sudo -E, --enable-host-access, logs dirs on the command line
 	} {
 		t.Run(tc.id+"-"+inv[tc.id].Engine, func(t *testing.T) {
 			in, ok := inv[tc.id]
@@ -109,10 +114,15 @@ func TestCorpusInvocationsRun(t *testing.T) {
 			os.WriteFile(cfgPath, b, 0o644)
 
 			var argv []string
+			accessDir := ""
 			for _, f := range in.Flags {
 				switch {
 				case f.Flag == "(conditional)":
-					if m := condRe.FindStringSubmatch(*f.Value); m == nil || vars[m[1]] != "" {
+					m := condRe.FindStringSubmatch(*f.Value)
+					if m == nil {
+						m = varRe.FindStringSubmatch(*f.Value)
+					}
+					if m == nil || vars[m[1]] != "" {
 						t.Fatalf("conditional %s", *f.Value)
 					} // unset on this runner: expands to nothing, as in bash
 				case f.Value == nil:
@@ -123,6 +133,9 @@ func TestCorpusInvocationsRun(t *testing.T) {
 						os.MkdirAll(strings.SplitN(v, ":", 2)[0], 0o777) // made by the job's earlier steps
 					}
 					argv = append(argv, f.Flag, v)
+					if f.Flag == "--proxy-logs-dir" {
+						accessDir = v
+					}
 				}
 			}
 			script := strings.Join([]string{
@@ -144,6 +157,9 @@ func TestCorpusInvocationsRun(t *testing.T) {
 				"AWF_RUN_DIR=" + filepath.Join(root, "runs"), "TMPDIR=" + filepath.Join(root, "tmp"),
 				"RUNNER_TEMP=" + runnerTemp, "GITHUB_WORKSPACE=" + ws, tc.keyVar + "=" + realKey}
 			os.MkdirAll(filepath.Join(root, "tmp"), 0o755)
+			if strings.HasPrefix(in.Launcher, "sudo") { // sudo -E awf: the runner user's identity comes along
+				env = append(env, "SUDO_UID=1000", "SUDO_GID=1000")
+			}
 			for k, v := range in.Env {
 				if strings.HasPrefix(v, "<secret:") || strings.HasPrefix(v, "<expr>") || k == "GITHUB_WORKSPACE" {
 					continue // secrets: only the engine's key, set above; expressions: not evaluated here
@@ -175,12 +191,13 @@ func TestCorpusInvocationsRun(t *testing.T) {
 			if bytes.Contains(agentEnv, []byte(realKey)) || bytes.Contains(logText, []byte(realKey)) {
 				t.Errorf("the real %s reached the agent or the log", tc.keyVar)
 			}
-			// The document's logging.proxyLogsDir holds the access log, with
+			// The document's logging.proxyLogsDir (or --proxy-logs-dir) holds the access log, with
 			// the allowed and the refused host.
-			logs, _ := doc["logging"].(map[string]any)
-			accessDir, _ := logs["proxyLogsDir"].(string)
+			if logs, ok := doc["logging"].(map[string]any); ok && accessDir == "" {
+				accessDir, _ = logs["proxyLogsDir"].(string)
+			}
 			if accessDir == "" {
-				t.Fatal("corpus document without logging.proxyLogsDir")
+				t.Fatal("corpus invocation without a proxy logs dir")
 			}
 			access, err := os.ReadFile(filepath.Join(accessDir, "access.log"))
 			if err != nil {
