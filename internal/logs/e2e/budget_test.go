@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/awf-dev/awf/internal/fakeprovider"
 	"github.com/awf-dev/awf/internal/testnet"
 )
 
@@ -58,6 +60,50 @@ func TestBudgetsInRealRun(t *testing.T) {
 		"| anthropic | claude-sonnet-4-5 | 2 | 20,000 | 4,000 |"} {
 		if !strings.Contains(sum.stdout, w) {
 			t.Errorf("summary lacks %q:\n%s\nstderr:\n%s", w, sum.stdout, sum.stderr)
+		}
+	}
+}
+
+// TestBudgetsFromGhAwConfig: gh-aw's apiProxy block, given with --config
+// as gh-aw writes it, is enforced: a disallowed model is refused, an alias
+// is resolved against the provider's own model list, and the turn limit
+// stops the run.
+func TestBudgetsFromGhAwConfig(t *testing.T) {
+	testnet.Require(t)
+	if testing.Short() {
+		t.Skip("builds and runs the awf binary; skipped with -short")
+	}
+	fake := fakeprovider.NewAnthropic(fakeprovider.Reply{InputTokens: 1000, OutputTokens: 100})
+	testnet.NewUpstreamFor(t, "api.anthropic.com", fake)
+	work := t.TempDir()
+	os.Chmod(work, 0o777)
+	os.Chmod(filepath.Dir(work), 0o755)
+	cfg := filepath.Join(work, "awf-config.json")
+	os.WriteFile(cfg, []byte(`{"network":{"allowDomains":["api.anthropic.com"]},"apiProxy":{"enabled":true,"enableTokenSteering":true,"maxRuns":2,"maxAiCredits":100,"maxCacheMisses":5,`+
+		`"models":{"agent":["sonnet","any"],"sonnet":["copilot/*sonnet*","anthropic/*sonnet*"],"any":["copilot/*","anthropic/*"]},"disallowedModels":["*opus*"]}}`), 0o644)
+	call := func(model string) string {
+		return `curl -sS -m 10 -o /dev/null -w '%{http_code}\n' -X POST "$ANTHROPIC_BASE_URL/v1/messages" -H 'Content-Type: application/json' -d '{"model":"` + model + `","max_tokens":5,"messages":[]}'`
+	}
+	// "agent" fans out to sonnet and any: equal versions, so the name
+	// decides (the original's order), and claude-haiku-4-5 wins.
+	script := strings.Join([]string{call("claude-opus-4-1"), call("sonnet"), call("agent"), call("agent")}, "\n")
+	env := []string{"TMPDIR=" + t.TempDir(), "ANTHROPIC_API_KEY=sk-ant-test-budget-config"}
+	r := awf(t, work, env, "--config", cfg, "--enable-api-proxy", "--", script)
+	if r.code != 0 || r.stdout != "403\n200\n200\n429\n" {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	var models []string
+	for _, q := range fake.Find("/v1/messages") {
+		var b struct{ Model string }
+		json.Unmarshal(q.Body, &b)
+		models = append(models, b.Model)
+	}
+	if strings.Join(models, ",") != "claude-sonnet-4-5,claude-haiku-4-5" {
+		t.Fatalf("upstream got models %v", models)
+	}
+	for _, w := range []string{"LLM turns: 2 / 2", "AI credits: ", "Stopped by guard max_runs_exceeded", "model_policy_violation×1"} {
+		if !strings.Contains(r.stderr, w) {
+			t.Errorf("stderr lacks %q:\n%s", w, r.stderr)
 		}
 	}
 }
