@@ -75,14 +75,14 @@ func TestConfigFilePrecedence(t *testing.T) {
 // key path named, before anything starts.
 func TestConfigFileErrors(t *testing.T) {
 	files := map[string]string{
-		"/c/unknown.json": `{"apiProxy":{"hostedWeb":{"claude":{"enabled":false}}}}`,
+		"/c/unknown.json": `{"apiProxy":{"hostedWebTools":{"claude":{"enabled":false}}}}`,
 		"/c/badtype.json": `{"container":{"agentTimeout":"10"}}`,
 		"/c/bump.json":    `{"security":{"sslBump":true}}`,
 		"/c/write.json":   `{"filesystem":{"allowWrite":["/tmp"]}}`,
 		"/c/badflag.json": `{"container":{"memoryLimit":"lots"}}`,
 	}
 	for file, want := range map[string]string{
-		"/c/unknown.json": "Error loading --config: Invalid AWF config at /c/unknown.json:\n- config.apiProxy.hostedWeb is not supported",
+		"/c/unknown.json": "Error loading --config: Invalid AWF config at /c/unknown.json:\n- config.apiProxy.hostedWebTools is not supported",
 		"/c/badtype.json": "config.container.agentTimeout must be an integer",
 		"/c/bump.json":    "config key security.sslBump (--ssl-bump) is not supported by the native runtime",
 		"/c/write.json":   "config.filesystem.allowWrite is not supported by the native runtime",

@@ -223,6 +223,10 @@ func schema() (*jsonschema.Schema, error) {
 			compileErr = err
 			return
 		}
+		if err := extendSchema(doc); err != nil {
+			compileErr = err
+			return
+		}
 		c := jsonschema.NewCompiler()
 		c.UseRegexpEngine(ecmaRegexp)
 		const url = "awf-config.schema.json"

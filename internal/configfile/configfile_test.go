@@ -88,7 +88,7 @@ func TestInvalidDocuments(t *testing.T) {
 		{`{"network":{"allowDomain":["x"]}}`, "config.network.allowDomain is not supported"},
 		{`{"network":{"allowDomains":"github.com"}}`, "config.network.allowDomains must be an array"},
 		{`{"network":{"allowDomains":[1]}}`, "config.network.allowDomains.0 must be a string"},
-		{`{"apiProxy":{"hostedWeb":{"claude":{"enabled":false}}}}`, "config.apiProxy.hostedWeb is not supported"},
+		{`{"apiProxy":{"hostedWebTools":{"claude":{"enabled":false}}}}`, "config.apiProxy.hostedWebTools is not supported"},
 		{`{"apiProxy":{"maxRuns":0}}`, "config.apiProxy.maxRuns must be >= 1"},
 		{`{"apiProxy":{"maxRuns":1.5}}`, "config.apiProxy.maxRuns must be an integer"},
 		{`{"apiProxy":{"maxAiCredits":0}}`, "config.apiProxy.maxAiCredits must be > 0"},
@@ -144,6 +144,9 @@ func TestValidDocuments(t *testing.T) {
 func TestEveryKeyHasARule(t *testing.T) {
 	var sch map[string]any
 	if err := json.Unmarshal(SchemaJSON, &sch); err != nil {
+		t.Fatal(err)
+	}
+	if err := extendSchema(sch); err != nil {
 		t.Fatal(err)
 	}
 	defs, _ := sch["$defs"].(map[string]any)
@@ -362,5 +365,42 @@ func BenchmarkSchemaCompile(b *testing.B) {
 		if _, err := c.Compile("s.json"); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// gh-aw v0.28.31 documents carry keys newer than the embedded schema; the
+// extensions accept exactly their shape and nothing beside it.
+func TestSchemaExtensions(t *testing.T) {
+	for _, tc := range []struct {
+		doc  string
+		want string // "" = conforming
+	}{
+		{`{"apiProxy":{"hostedWeb":{"claude":{"enabled":false}}}}`, ""},
+		{`{"apiProxy":{"hostedWeb":{"copilot":{"enabled":true}}}}`, ""},
+		{`{"cloudHypervisor":{"mountPolicy":"workspace-and-tool-cache"}}`, ""},
+		{`{"apiProxy":{"hostedWeb":{"claude":{"enabled":"no"}}}}`, "config.apiProxy.hostedWeb.claude.enabled"},
+		{`{"apiProxy":{"hostedWeb":{"claude":{"enabled":false,"tools":[]}}}}`, "config.apiProxy.hostedWeb.claude.tools"},
+		{`{"cloudHypervisor":{"mountPolicy":3}}`, "config.cloudHypervisor.mountPolicy"},
+	} {
+		var v any
+		if err := json.Unmarshal([]byte(tc.doc), &v); err != nil {
+			t.Fatal(err)
+		}
+		got := strings.Join(Validate(v), "\n")
+		if tc.want == "" && got != "" {
+			t.Errorf("%s: refused: %s", tc.doc, got)
+		}
+		if tc.want != "" && !strings.Contains(got, tc.want) {
+			t.Errorf("%s: got %q, want a message naming %s", tc.doc, got, tc.want)
+		}
+	}
+	// A stale extension (the schema now defines the key) must fail loudly.
+	var sch any
+	_ = json.Unmarshal(SchemaJSON, &sch)
+	if err := extendSchema(sch); err != nil {
+		t.Fatal(err)
+	}
+	if err := extendSchema(sch); err == nil {
+		t.Fatal("extending twice: want an 'already defined' error")
 	}
 }

@@ -131,6 +131,7 @@ var rules = []rule{
 	{Path: "apiProxy.models", Flag: "model-aliases", Conv: convJSON},
 	{Path: "apiProxy.allowedModels", Flag: "allowed-models", Conv: convJSON},
 	{Path: "apiProxy.disallowedModels", Flag: "disallowed-models", Conv: convJSON},
+	{Path: "apiProxy.hostedWeb", Flag: "hosted-web", Conv: convJSON}, // schema extension (extensions.go)
 	{Path: "apiProxy.logging.debugTokens", Flag: "debug-tokens", Conv: convBool},
 	{Path: "apiProxy.logging.tokenLogDir", Flag: "token-log-dir", Conv: convString},
 	{Path: "apiProxy.diagnostics.captureBlockedRequests", Flag: "capture-blocked-requests", Conv: convScalar},
@@ -196,6 +197,7 @@ var rules = []rule{
 	{Path: "cloudHypervisor.sha256.kernel", Flag: "cloud-hypervisor-kernel-sha256", Conv: convString},
 	{Path: "cloudHypervisor.sha256.rootfs", Flag: "cloud-hypervisor-rootfs-sha256", Conv: convString},
 	{Path: "cloudHypervisor.sha256.supervisor", Flag: "cloud-hypervisor-supervisor-sha256", Conv: convString},
+	{Path: "cloudHypervisor.mountPolicy", Why: whyMicroVM}, // schema extension (extensions.go)
 
 	{Path: "chroot.binariesSourcePath", Why: whyChroot},
 	{Path: "chroot.identity", Why: whyChroot + " as the invoking user"},
