@@ -69,7 +69,13 @@ func startedRunIn(t *testing.T, ws, script string) (*os.Process, string, chan in
 		before[e.Name()] = true
 	}
 	ready := filepath.Join(ws, "ready")
-	cmd, _, errb := awfCmd(t, nil, "--", "touch "+ready+"; "+script)
+	// A script that must be set up before it is signalled (a trap) says
+	// where it is ready with {{ready}}; otherwise it is ready at once.
+	line := "touch " + ready + "; " + script
+	if strings.Contains(script, "{{ready}}") {
+		line = strings.ReplaceAll(script, "{{ready}}", "touch "+ready)
+	}
+	cmd, _, errb := awfCmd(t, nil, "--", line)
 	cmd.Dir = ws
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -116,7 +122,7 @@ func TestSignals(t *testing.T) {
 		t.Run(tc.sig.String(), func(t *testing.T) {
 			// The command traps TERM to prove it was forwarded.
 			ws := workspace(t)
-			p, state, done := startedRunIn(t, ws, "trap 'echo got-term > "+ws+"/term; exit 0' TERM; sleep 30 & wait")
+			p, state, done := startedRunIn(t, ws, "trap 'echo got-term > "+ws+"/term; exit 0' TERM; {{ready}}; sleep 30 & wait")
 			t0 := time.Now()
 			p.Signal(tc.sig)
 			select {
