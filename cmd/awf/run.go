@@ -63,7 +63,14 @@ func runMain(flags *config.Flags, args []string) error {
 	}
 	c, warns, err := flags.Build(args, env)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "Error:", err)
+		// The original logs a --config failure through its logger
+		// ("[ERROR] Error loading --config: ..."); other validation
+		// errors keep the "Error:" prefix.
+		if strings.HasPrefix(err.Error(), "Error loading --config") {
+			fmt.Fprintln(os.Stderr, "[ERROR] "+err.Error())
+		} else {
+			fmt.Fprintln(os.Stderr, "Error:", err)
+		}
 		return exit(1)
 	}
 	log := slog.New(&stderrHandler{w: os.Stderr, level: c.LogLevel})
