@@ -23,6 +23,16 @@ type Ruleset struct {
 	NATSkip      []netip.Prefix `json:"natSkip"`
 	Redirects    []Redirect     `json:"redirects"`
 	Accepts      []Accept       `json:"accepts"`
+	// Guards are checked right after established traffic (NetExtra).
+	Guards []Guard `json:"guards,omitempty"`
+}
+
+// Guard rejects new TCP connections to Dst:Port from every user but UID:
+// a port inside the sandbox meant for one helper process only.
+type Guard struct {
+	Dst  netip.Prefix `json:"dst"`
+	Port uint16       `json:"port"`
+	UID  uint32       `json:"uid"`
 }
 
 // Redirect sends new connections to Proto/Port..PortMax (to Dst, or any
@@ -47,6 +57,7 @@ type NetExtra struct {
 	PreRedirects []Redirect     `json:"preRedirects,omitempty"`
 	Skip         []netip.Prefix `json:"skip,omitempty"`
 	Accepts      []Accept       `json:"accepts,omitempty"`
+	Guards       []Guard        `json:"guards,omitempty"`
 	Hosts        []string       `json:"hosts,omitempty"`
 }
 
@@ -56,6 +67,7 @@ func (x NetExtra) Merge(o NetExtra) NetExtra {
 	x.PreRedirects = append(x.PreRedirects, o.PreRedirects...)
 	x.Skip = append(x.Skip, o.Skip...)
 	x.Accepts = append(x.Accepts, o.Accepts...)
+	x.Guards = append(x.Guards, o.Guards...)
 	x.Hosts = append(x.Hosts, o.Hosts...)
 	return x
 }
@@ -102,6 +114,7 @@ func BuildRuleset(n Network) Ruleset {
 	rs.PreRedirects = append(rs.PreRedirects, n.Extra.PreRedirects...)
 	rs.NATSkip = append(rs.NATSkip, n.Extra.Skip...)
 	rs.Accepts = append(rs.Accepts, n.Extra.Accepts...)
+	rs.Guards = append(rs.Guards, n.Extra.Guards...)
 	return rs
 }
 
@@ -133,6 +146,9 @@ func (rs Ruleset) Render() string {
 	b.WriteString("\t}\n")
 	b.WriteString("\tchain filter_output {\n\t\ttype filter hook output priority 0; policy accept;\n")
 	b.WriteString("\t\tct state established,related accept\n")
+	for _, g := range rs.Guards {
+		fmt.Fprintf(&b, "\t\tip daddr %s tcp dport %d meta skuid != %d reject with tcp reset\n", g.Dst, g.Port, g.UID)
+	}
 	for _, a := range rs.Accepts {
 		fmt.Fprintf(&b, "\t\tip daddr %s", a.Dst)
 		if a.Proto != "" {

@@ -67,6 +67,15 @@ func applyRuleset(rs sandbox.Ruleset) error {
 		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: est, Xor: zero},
 		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: zero},
 	}, verdict(expr.VerdictAccept))
+	for _, g := range rs.Guards {
+		uid := make([]byte, 4)
+		binary.NativeEndian.PutUint32(uid, g.UID)
+		add(filter, ipv4(), daddr(g.Dst), l4("tcp"), dport(g.Port, g.Port), []expr.Any{
+			&expr.Meta{Key: expr.MetaKeySKUID, Register: 1},
+			&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: uid},
+			&expr.Reject{Type: unix.NFT_REJECT_TCP_RST},
+		})
+	}
 	for _, a := range rs.Accepts {
 		es := [][]expr.Any{ipv4(), daddr(a.Dst)}
 		if a.Proto != "" {

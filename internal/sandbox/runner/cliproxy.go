@@ -36,14 +36,25 @@ var tokenVars = []string{"GH_TOKEN", "GITHUB_TOKEN", "GITHUB_PERSONAL_ACCESS_TOK
 
 func cliProxyURL() string { return fmt.Sprintf("http://%s:%d", cliproxy.IP, cliproxy.Port) }
 
-// cliProxyNetExtra puts the CLI proxy's address on lo and lets the agent
-// reach its port (nothing else there).
-func cliProxyNetExtra() sandbox.NetExtra {
+// ghUID is the user gh runs as: nobody, never the agent's own uid, so
+// that the DIFC relay can admit gh alone (and gh reads only what anyone may).
+func ghUID(c *config.Config) int {
+	if c.User.UID == 65534 {
+		return 65533
+	}
+	return 65534
+}
+
+// cliProxyNetExtra puts the CLI proxy's address on lo, lets the agent
+// reach its port (nothing else there), and keeps the DIFC relay on
+// 127.0.0.1:<port> for gh's uid alone.
+func cliProxyNetExtra(c *config.Config) sandbox.NetExtra {
 	p := netip.PrefixFrom(cliproxy.IP, 32)
 	return sandbox.NetExtra{
 		Loopback: []netip.Addr{cliproxy.IP},
 		Skip:     []netip.Prefix{p},
 		Accepts:  []sandbox.Accept{{Dst: p, Proto: "tcp", Min: cliproxy.Port, Max: cliproxy.Port}},
+		Guards:   []sandbox.Guard{{Dst: netip.MustParsePrefix("127.0.0.0/8"), Port: c.CLIProxy.Port, UID: uint32(ghUID(c))}},
 		Hosts:    []string{cliproxy.IP.String() + "\tcli-proxy"},
 	}
 }
@@ -90,11 +101,12 @@ func CLIProxyLogDir(c *config.Config) string {
 }
 
 // startCLIProxy serves the CLI proxy on 172.30.0.50:11000 in the sandbox
-// and the DIFC relay on 127.0.0.1:<port> there. gh runs as the sandbox
-// user inside the sandbox's mount and network namespaces (entered with
-// nsenter by the init's pid) but not its PID namespace: it sees only what
-// the agent sees, reaches only the relay and the egress proxy, and the
-// agent cannot see the process or its environment, which holds the token.
+// and the DIFC relay on 127.0.0.1:<port> there. gh runs as nobody inside
+// the sandbox's mount and network namespaces (entered with nsenter by the
+// init's pid) but not its PID namespace: it sees no more than the agent
+// sees, reaches only the relay (which admits its uid alone) and the egress
+// proxy, and the agent cannot see the process or its environment, which
+// holds the token.
 func startCLIProxy(ctx context.Context, c *config.Config, sb *native.Sandbox, log *slog.Logger, serve func(string, func() error), closers *[]func()) error {
 	cp := c.CLIProxy
 	if !cp.Enabled {
@@ -121,7 +133,8 @@ func startCLIProxy(ctx context.Context, c *config.Config, sb *native.Sandbox, lo
 	if token == "" {
 		log.Warn("CLI proxy: neither GH_TOKEN nor GITHUB_TOKEN is set; gh will run without a token")
 	}
-	uid, gid := sb.Plan.User.UID, sb.Plan.User.GID
+	uid := ghUID(c)
+	gid := uid
 	n := sb.Plan.Net
 	env := []string{
 		"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8",

@@ -63,6 +63,7 @@ func TestCLIProxy(t *testing.T) {
 		"echo health: $(curl -s --noproxy '*' $AWF_CLI_PROXY_URL/health)",
 		"echo env: $(env | grep -c -e ghs_ -e '^GH_TOKEN=' -e '^GITHUB_TOKEN=')",
 		"echo url: $AWF_CLI_PROXY_URL",
+		"echo relay: $(" + probe("dial", "tcp", "127.0.0.1:"+strconv.Itoa(port)) + ")",
 		probe("grep", reverse(token), "/proc", "/etc", "/tmp", "/home", "$PWD", "/.awf", "/dev/shm", "/var"),
 	}, "\n")
 	r := awf(t, []string{"GH_TOKEN=" + token, "GITHUB_TOKEN=" + token, "GITHUB_REPOSITORY=octo/repo"},
@@ -73,6 +74,7 @@ func TestCLIProxy(t *testing.T) {
 		"which": "/usr/local/bin/gh", "user": `"login":"octocat"`,
 		"auth": "gh: Subcommand 'auth' is not permitted", "config": "gh: Subcommand 'config' is not permitted",
 		"health": `{"service":"cli-proxy","status":"ok"}`, "env": "0", "url": "http://172.30.0.50:11000",
+		"relay": "fail", // the DIFC relay admits gh alone
 	} {
 		if !strings.Contains(got[k], want) {
 			t.Errorf("%s: %q, want %q", k, got[k], want)

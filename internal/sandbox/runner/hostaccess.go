@@ -24,7 +24,7 @@ import (
 func netExtra(c *config.Config) sandbox.NetExtra {
 	x := c.HostAccess.NetExtra(sandbox.DefaultEgressIP, sandbox.DefaultAPIProxyIP)
 	if c.CLIProxy.Enabled {
-		x = x.Merge(cliProxyNetExtra())
+		x = x.Merge(cliProxyNetExtra(c))
 	}
 	return x
 }
