@@ -27,12 +27,24 @@ func ArtifactName(name string) bool { return artifactName.MatchString(name) }
 // hideMounts returns the hide steps for the host directories in hide, at
 // their own path and, when a -v mount shows them elsewhere, there too.
 func hideMounts(hide []string, extra []Mount) []Mount {
-	seen := map[string]bool{}
 	var out []Mount
+	for _, t := range HideTargets(hide, extra) {
+		out = append(out, Mount{Kind: KindHide, Target: t, Options: "mode=0755,size=4k,nr_inodes=16"})
+	}
+	return out
+}
+
+// HideTargets maps host directories to the sandbox paths where they show:
+// their own path, and inside every bind of a host directory that holds
+// them (a -v mount at another path). Never "/", nothing relative, no
+// duplicates.
+func HideTargets(hide []string, mounts []Mount) []string {
+	seen := map[string]bool{}
+	var out []string
 	add := func(t string) {
 		if t != "/" && !seen[t] {
 			seen[t] = true
-			out = append(out, Mount{Kind: KindHide, Target: t, Options: "mode=0755,size=4k,nr_inodes=16"})
+			out = append(out, t)
 		}
 	}
 	for _, h := range hide {
@@ -41,7 +53,10 @@ func hideMounts(hide []string, extra []Mount) []Mount {
 		}
 		h = path.Clean(h)
 		add(h)
-		for _, m := range extra {
+		for _, m := range mounts {
+			if m.Kind != KindBind || m.Inner || m.Glob || m.Source == "" {
+				continue
+			}
 			if rel, ok := under(h, m.Source); ok {
 				add(path.Join(m.Target, rel))
 			}

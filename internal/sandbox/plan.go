@@ -63,6 +63,9 @@ type Plan struct {
 	Preload  string            `json:"ldPreload,omitempty"`
 	TTY      bool              `json:"tty"`
 	Timeout  time.Duration     `json:"timeout"`
+	// HideScan: temp dirs the init scans for other runs' artifact dirs
+	// once the run's lock is held, to hide those made after planning.
+	HideScan []string `json:"hideScan,omitempty"`
 	// Preflight asks the init to run the in-sandbox pre-flight check.
 	Preflight bool `json:"preflight"`
 }
@@ -85,8 +88,11 @@ type Input struct {
 	AWFDir    string // awf's work dir, hidden from the agent
 	// Hide lists host directories the agent must not see (this run's
 	// and earlier runs' logs and artifacts); each becomes a KindHide.
-	Hide  []string
-	Extra []string
+	Hide []string
+	// HideScan lists the temp dirs where the init looks again for
+	// artifact dirs that appeared since (Plan.HideScan).
+	HideScan []string
+	Extra    []string
 
 	Env map[string]string
 
@@ -230,6 +236,7 @@ func Build(in Input) (*Plan, error) {
 		Limits:  Limits{MemoryBytes: in.MemoryBytes, Pids: in.Pids},
 		Seccomp: append([]string(nil), SeccompDeny...),
 		TTY:     in.TTY, Timeout: in.Timeout, Preflight: in.Preflight,
+		HideScan: append([]string(nil), in.HideScan...),
 	}
 	if p.Workdir == "" {
 		p.Workdir = in.User.Home

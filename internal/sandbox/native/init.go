@@ -79,6 +79,9 @@ func setUp(p *sandbox.Plan) error {
 	if err := applyMounts(root, p.Mounts, p.User); err != nil {
 		return err
 	}
+	if err := hideLate(root, p); err != nil {
+		return fmt.Errorf("hiding other runs' logs: %w", err)
+	}
 	if err := unix.Sethostname([]byte(p.Net.Hostname)); err != nil {
 		return fmt.Errorf("hostname: %w", err)
 	}

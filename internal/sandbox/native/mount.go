@@ -128,7 +128,7 @@ func applyMount(root string, m sandbox.Mount, u sandbox.User) error {
 		}
 		return unix.Mount("overlay", t, "overlay", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, "lowerdir="+strings.Join(lower, ":"))
 	case sandbox.KindHide:
-		return hide(root, m)
+		return hide(root, m.Target, &initTemplate)
 	case sandbox.KindRemount:
 		return setattr(t, unix.MOUNT_ATTR_RDONLY, false)
 	case sandbox.KindProc:

@@ -4,11 +4,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
 
 	"github.com/awf-dev/awf/internal/config"
 	"github.com/awf-dev/awf/internal/runstate"
-	"github.com/awf-dev/awf/internal/sandbox"
 	"github.com/awf-dev/awf/internal/sandbox/native"
 )
 
@@ -21,38 +19,11 @@ import (
 // hold other runs' commands, environments (hashed) and traffic.
 func hiddenDirs(c *config.Config) []string {
 	d := RunDirs(c)
-	out := []string{d.Work, d.Egress, d.APIProxy, d.Audit}
-	seen := map[string]bool{}
-	for _, tmp := range []string{os.TempDir(), "/tmp"} {
-		if seen[tmp] {
-			continue
-		}
-		seen[tmp] = true
-		ents, _ := os.ReadDir(tmp)
-		for _, e := range ents {
-			if p := filepath.Join(tmp, e.Name()); sandbox.ArtifactName(e.Name()) && rootDir(p) {
-				out = append(out, p)
-			}
-		}
-	}
-	for _, p := range runstate.Artifacts(native.StateRoot) {
-		if rootDir(p) {
-			out = append(out, p)
-		}
-	}
-	return out
+	return append([]string{d.Work, d.Egress, d.APIProxy, d.Audit}, native.ArtifactDirs(tempDirs())...)
 }
 
-// rootDir reports whether p is a real directory owned by root: awf made
-// it. (A directory the agent made under such a name is its own anyway.)
-func rootDir(p string) bool {
-	fi, err := os.Lstat(p)
-	if err != nil || !fi.IsDir() {
-		return false
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	return ok && st.Uid == 0
-}
+// tempDirs are where runs keep their logs under generated names.
+func tempDirs() []string { return []string{os.TempDir(), "/tmp"} }
 
 // recordArtifacts remembers dirs for later runs to hide (best effort: the
 // pattern scan still finds generated names).

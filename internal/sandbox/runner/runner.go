@@ -110,6 +110,7 @@ func BuildPlan(c *config.Config, id string, preload []byte, preflight bool) (*sa
 		Workdir:         c.ContainerWorkdir,
 		AWFDir:          c.WorkDir,
 		Hide:            hiddenDirs(c),
+		HideScan:        tempDirs(),
 		Extra:           extra,
 		Env:             res.Agent,
 		APIProxy:        c.APIProxy.Enabled,
