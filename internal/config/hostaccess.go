@@ -67,6 +67,9 @@ func (h *hostAccessFlags) build(sys System, c *Config) ([]Warning, error) {
 		warns = append(warns, Warning{Level: l, Msg: n.Msg})
 	}
 	c.HostAccess = plan
+	if plan.Localhost {
+		c.AllowDomains = plan.AllowDomains
+	}
 	if plan.Host {
 		ports := []string{}
 		for _, r := range plan.Ports {

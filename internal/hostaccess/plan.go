@@ -112,6 +112,36 @@ type Plan struct {
 	// AllowHostPorts and ServicePorts echo the flags for the manifest.
 	AllowHostPorts string `json:"allowHostPorts,omitempty"`
 	ServicePorts   string `json:"allowHostServicePorts,omitempty"`
+	// Localhost: the allowlist named `localhost` (the original's keyword):
+	// the entry became host.docker.internal (AllowDomains is the new
+	// list) and localhost in the sandbox's /etc/hosts is the host.
+	Localhost    bool     `json:"localhostKeyword,omitempty"`
+	AllowDomains []string `json:"-"`
+}
+
+// DevPorts are the ports the localhost keyword opens when
+// --allow-host-ports is not given (the original's list).
+const DevPorts = "3000,3001,4000,4200,5000,5173,8000,8080,8081,8888,9000,9090"
+
+// rewriteLocalhost replaces the first localhost entry (keeping its
+// protocol) with host.docker.internal, as the original.
+func rewriteLocalhost(list []string) ([]string, bool) {
+	for i, d := range list {
+		var repl string
+		switch d {
+		case "localhost":
+			repl = Name
+		case "http://localhost":
+			repl = "http://" + Name
+		case "https://localhost":
+			repl = "https://" + Name
+		default:
+			continue
+		}
+		out := append(append(append([]string{}, list[:i]...), list[i+1:]...), repl)
+		return out, true
+	}
+	return list, false
 }
 
 // Notice is a message for the user, at Level ("warn" or "info").
@@ -166,6 +196,20 @@ func Build(o Options) (Plan, []Notice, error) {
 	why := ""
 	if enabled {
 		why = "--enable-host-access"
+	}
+	if list, ok := rewriteLocalhost(o.AllowDomains); ok {
+		p.Localhost, p.AllowDomains, o.AllowDomains = true, list, list
+		if !enabled {
+			notes = append(notes,
+				Notice{"warn", "⚠️  Security warning: localhost keyword enables host access - agent can reach services on your machine"},
+				Notice{"info", "ℹ️  localhost keyword detected - automatically enabling host access"})
+			enabled, why = true, "localhost keyword"
+		}
+		if strings.TrimSpace(o.AllowHostPorts) == "" {
+			o.AllowHostPorts = DevPorts
+			notes = append(notes, Notice{"info", "ℹ️  localhost keyword detected - allowing common development ports (3000, 4200, 5173, 8080, etc.)"})
+		}
+		notes = append(notes, Notice{"info", "localhost inside container resolves to host machine (localhost keyword active)"})
 	}
 	service, err := ParseServicePorts(o.ServicePorts)
 	if err != nil {

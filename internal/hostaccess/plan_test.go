@@ -155,3 +155,36 @@ func TestNetExtra(t *testing.T) {
 		t.Errorf("zero plan adds %+v", x)
 	}
 }
+
+func TestLocalhostKeyword(t *testing.T) {
+	for _, tc := range []struct {
+		o     Options
+		list  string
+		ports string
+	}{
+		{Options{AllowDomains: []string{"localhost", "github.com"}}, "github.com,host.docker.internal", DevPorts},
+		{Options{AllowDomains: []string{"https://localhost"}, EnableHostAccess: true, AllowHostPorts: "3000"}, "https://host.docker.internal", "3000"},
+		{Options{AllowDomains: []string{"http://localhost"}}, "http://host.docker.internal", DevPorts},
+	} {
+		p, notes, err := Build(tc.o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !p.Host || !p.Localhost || strings.Join(p.AllowDomains, ",") != tc.list || p.AllowHostPorts != tc.ports {
+			t.Errorf("%+v: %+v", tc.o, p)
+		}
+		if _, ok := p.Lookup(5173); ok != (tc.ports == DevPorts) {
+			t.Errorf("%+v: 5173 open %v", tc.o, ok)
+		}
+		last := notes[len(notes)-1].Msg
+		_ = last
+		x := p.NetExtra(netip.MustParseAddr("172.30.0.10"), netip.MustParseAddr("172.30.0.30"))
+		if x.Localhost != HostGateway {
+			t.Errorf("localhost -> %v", x.Localhost)
+		}
+	}
+	p, _, _ := Build(Options{AllowDomains: []string{"localhost.example.com", "mylocalhost"}})
+	if p.Localhost || p.Host {
+		t.Errorf("not the keyword: %+v", p)
+	}
+}

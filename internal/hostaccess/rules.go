@@ -42,5 +42,8 @@ func (p Plan) NetExtra(egress, apiProxy netip.Addr) sandbox.NetExtra {
 		x.Accepts = append(x.Accepts, sandbox.Accept{Dst: netip.PrefixFrom(egress, 32), Proto: "tcp", Min: ListenPort, Max: ListenPort})
 	}
 	x.Hosts = append(x.Hosts, p.Addrs[0].String()+"\t"+p.Name)
+	if p.Localhost {
+		x.Localhost = p.Addrs[0]
+	}
 	return x
 }

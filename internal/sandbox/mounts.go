@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"path"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -216,6 +217,9 @@ func buildMounts(in Input, egress netip.Addr) ([]Mount, error) {
 	if hosts == "" {
 		hosts = "127.0.0.1\tlocalhost\n"
 	}
+	if a := in.NetExtra.Localhost; a.IsValid() {
+		hosts = localhostLine.ReplaceAllString(hosts, a.String()+"${1}localhost${2}")
+	}
 	if len(in.NetExtra.Hosts) > 0 {
 		if !strings.HasSuffix(hosts, "\n") {
 			hosts += "\n"
@@ -295,6 +299,9 @@ func hostBacked(p string, layer []Mount) bool {
 	}
 	return best < 0 || layer[best].Kind == KindBind
 }
+
+// localhostLine is an IPv4 localhost line of a hosts file.
+var localhostLine = regexp.MustCompile(`(?m)^127\.0\.0\.1([ \t]+)localhost([ \t].*)?$`)
 
 func claudeHelper(key string) string {
 	return "#!/bin/sh\n" +

@@ -196,3 +196,23 @@ func TestRuleset(t *testing.T) {
 		})
 	}
 }
+
+func TestLocalhostKeywordHosts(t *testing.T) {
+	in := Input{ID: "x1", Command: []string{"true"}, User: User{UID: 1000, GID: 1000, Home: "/home/u"},
+		HostsFile: "127.0.0.1\tlocalhost\n127.0.0.1 localhost.localdomain\n::1 localhost\n",
+		NetExtra:  NetExtra{Localhost: netip.MustParseAddr("172.17.0.1"), Hosts: []string{"172.17.0.1\thost.docker.internal"}}}
+	p, err := Build(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range p.Mounts {
+		if m.Target == "/etc/hosts" {
+			want := "172.17.0.1\tlocalhost\n127.0.0.1 localhost.localdomain\n::1 localhost\n172.17.0.1\thost.docker.internal\n"
+			if string(m.Data) != want {
+				t.Errorf("hosts:\n%q\nwant\n%q", m.Data, want)
+			}
+			return
+		}
+	}
+	t.Fatal("no /etc/hosts")
+}

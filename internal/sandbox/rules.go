@@ -59,6 +59,9 @@ type NetExtra struct {
 	Accepts      []Accept       `json:"accepts,omitempty"`
 	Guards       []Guard        `json:"guards,omitempty"`
 	Hosts        []string       `json:"hosts,omitempty"`
+	// Localhost, when set, is what `localhost` means in /etc/hosts
+	// (the original's localhost keyword: the host).
+	Localhost netip.Addr `json:"localhost,omitzero"`
 }
 
 // Merge appends o to x.
@@ -69,6 +72,9 @@ func (x NetExtra) Merge(o NetExtra) NetExtra {
 	x.Accepts = append(x.Accepts, o.Accepts...)
 	x.Guards = append(x.Guards, o.Guards...)
 	x.Hosts = append(x.Hosts, o.Hosts...)
+	if o.Localhost.IsValid() {
+		x.Localhost = o.Localhost
+	}
 	return x
 }
 

@@ -381,3 +381,22 @@ func TestAPIProxyTargetsAndHostBaseURLs(t *testing.T) {
 		t.Logf("stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 	}
 }
+
+// TestLocalhostKeyword: -d localhost, as the original, turns host access
+// on with the common development ports, and localhost in the sandbox is
+// the host.
+func TestLocalhostKeyword(t *testing.T) {
+	testnet.Require(t)
+	echoService(t, "127.0.0.1:5173") // a dev server on the host's loopback
+	// curl resolves "localhost" itself (RFC 6761), as in the original's
+	// container; resolvers that read /etc/hosts get the host.
+	r := awf(t, nil, "-d", "localhost", "--", "grep -w localhost /etc/hosts; "+hostProbe(t)+" echo localhost:5173 vite-on-the-host")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "172.17.0.1") || !strings.Contains(r.stdout, "ok echo vite-on-the-host") {
+		t.Errorf("code %d %q\n%s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{"localhost keyword detected - automatically enabling host access", "allowing common development ports"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+}
