@@ -1,6 +1,7 @@
 package apiproxy
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -34,8 +35,8 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, st *reqState) boo
 	switch {
 	case req.WebSocket:
 		req.Model = guards.ModelFromQuery(r.URL.RawQuery)
-	case gc.NeedsModel() && hasBody && st.body != nil:
-		body, err := readBody(st.body, r.ContentLength)
+	case gc.NeedsModel() && hasBody && st.body != nil && s.jsonObjectBody(r, st):
+		body, err := readBody(r.Body, r.ContentLength)
 		if err != nil {
 			if errors.Is(err, errBodyTooLarge) {
 				st.status = http.StatusRequestEntityTooLarge
@@ -93,6 +94,30 @@ func (s *Server) refuse(w http.ResponseWriter, st *reqState, d guards.Decision) 
 	st.status = d.Status
 	writeJSON(w, d.Status, d.Body)
 	s.finish(st, usage.Usage{})
+	return false
+}
+
+// jsonObjectBody reports whether the body starts (after white space) with
+// '{': only a JSON object can name a model, be rewritten or carry
+// steering, so anything else (file uploads, audio) keeps streaming instead
+// of being held in memory. The bytes peeked stay in r.Body.
+func (s *Server) jsonObjectBody(r *http.Request, st *reqState) bool {
+	br := bufio.NewReaderSize(st.body, 512)
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{br, st.body}
+	for n := 1; n <= 512; n++ {
+		b, err := br.Peek(n)
+		if len(b) < n {
+			return err == nil // an empty or short body: nothing to stream
+		}
+		switch b[n-1] {
+		case ' ', '\t', '\r', '\n':
+			continue
+		}
+		return b[n-1] == '{'
+	}
 	return false
 }
 

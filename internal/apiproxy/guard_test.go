@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"os"
@@ -658,5 +659,35 @@ func TestGuardDuplicateModelKeys(t *testing.T) {
 	}
 	if n := len(fake.Requests()); n != 0 {
 		t.Fatalf("upstream received %d requests", n)
+	}
+}
+
+// TestGuardNonJSONBodyStreams: with guards that need the model, a body
+// that is not a JSON object (a file upload) still streams: the upstream
+// sees its first bytes before the agent has sent the rest.
+func TestGuardNonJSONBodyStreams(t *testing.T) {
+	first := make(chan struct{})
+	r := newRig(t, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		b := make([]byte, 4)
+		io.ReadFull(req.Body, b)
+		close(first)
+		n, _ := io.Copy(io.Discard, req.Body)
+		fmt.Fprintf(w, `{"bytes":%d}`, n+4)
+	}), withGuards(guards.Config{DisallowedModels: []string{"*opus*"}, MaxAICredits: 10}))
+	pr, pw := io.Pipe()
+	got := inBackground(func() (*http.Response, error) {
+		return client.Post(r.urls["openai"]+"/v1/files", "application/octet-stream", pr)
+	})
+	pw.Write([]byte("\n  PK\x03\x04 first part"))
+	select {
+	case <-first:
+	case <-time.After(5 * time.Second):
+		pw.Close()
+		t.Fatal("the upstream saw nothing before the body ended: the body was held back")
+	}
+	pw.Write([]byte(strings.Repeat("z", 100000)))
+	pw.Close()
+	if b := <-got; b != `{"bytes":100018}` {
+		t.Fatalf("got %q", b)
 	}
 }
