@@ -29,7 +29,7 @@ func ArtifactName(name string) bool { return artifactName.MatchString(name) }
 func hideMounts(hide []string, extra []Mount) []Mount {
 	var out []Mount
 	for _, t := range HideTargets(hide, extra) {
-		out = append(out, Mount{Kind: KindHide, Target: t, Options: "mode=0755,size=4k,nr_inodes=16"})
+		out = append(out, Mount{Kind: KindHide, Target: t})
 	}
 	return out
 }

@@ -270,7 +270,7 @@ func buildMounts(in Input, egress netip.Addr) ([]Mount, error) {
 		ms = append(ms, Mount{Kind: KindMask, Target: t, Create: !hostBacked(t, layer), Owned: true})
 	}
 	for _, c := range CredentialDirs {
-		ms = append(ms, Mount{Kind: KindHide, Target: path.Join(home, c), Options: "mode=0755,size=4k,nr_inodes=16"})
+		ms = append(ms, Mount{Kind: KindHide, Target: path.Join(home, c)})
 	}
 	for _, s := range Sockets {
 		ms = append(ms, Mount{Kind: KindMask, Target: s})
