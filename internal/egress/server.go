@@ -251,6 +251,10 @@ wait:
 		}
 	}
 	s.transport.CloseIdleConnections()
+	s.hostOnce.Do(func() {}) // hostaccess.go: orders the read of hostTr
+	if s.hostTr != nil {
+		s.hostTr.CloseIdleConnections()
+	}
 	s.logs.close()
 	return err
 }
