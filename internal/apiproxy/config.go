@@ -39,6 +39,9 @@ type Config struct {
 
 	Warnings []string // configuration problems that did not stop start-up
 
+	// Auth: custom headers, Copilot's prefix rule and BYOK, OIDC (auth.go).
+	Auth AuthConfig
+
 	// Hook, if set, follows each proxied request (hooks.go).
 	Hook RequestHook
 	// ReflectExtra, if set, adds top-level fields to /reflect.
@@ -128,6 +131,7 @@ func FromEnv(getenv func(string) string) *Config {
 		RPH:     positive(getenv("AWF_RATE_LIMIT_RPH"), DefaultRPH),
 		BytesPM: positive(getenv("AWF_RATE_LIMIT_BYTES_PM"), DefaultBytesPM),
 	}
+	authFromEnv(getenv, c) // authconfig.go
 	var gw []string
 	c.Guards, gw = guards.FromEnv(getenv)
 	c.Warnings = append(c.Warnings, gw...)
@@ -228,5 +232,7 @@ func parseProxyURL(v string) (*url.URL, error) {
 	return u, nil
 }
 
-// Enabled reports whether provider p has a key.
-func (c *Config) Enabled(p *Provider) bool { return c.Keys[p.Name] != "" }
+// Enabled reports whether provider p has a key or a run-time credential.
+func (c *Config) Enabled(p *Provider) bool {
+	return c.Keys[p.Name] != "" || c.Auth.Dynamic[p.Name] != nil
+}

@@ -30,6 +30,7 @@ type reqState struct {
 	start    time.Time
 	body     *requestBody
 	upstream string
+	cred     string // a run-time access token for this request (auth.go); never logged
 
 	ticket *guards.Ticket // admitted by the guards; settled in finish
 	model  string         // the model the request named, for pricing
@@ -82,7 +83,7 @@ func (s *Server) providerHandler(p *Provider) http.Handler {
 			return
 		}
 		if !s.cfg.Enabled(p) {
-			writeJSON(w, p.NoKeyStatus, map[string]string{"error": p.NoKeyError})
+			s.unconfigured(w, p) // auth.go
 			return
 		}
 		if !strings.HasPrefix(r.RequestURI, "/") {
@@ -104,7 +105,11 @@ func (s *Server) providerHandler(p *Provider) http.Handler {
 			writeJSON(w, http.StatusRequestEntityTooLarge, errorBody("Payload Too Large", "Request body exceeds 10 MB limit"))
 			return
 		}
-		st := &reqState{id: id, p: p, method: r.Method, path: r.URL.Path, start: time.Now(), upstream: s.cfg.Targets[p.Name]}
+		cred, ok := s.credentialFor(w, r, p, id) // auth.go: OIDC token, refreshed when due
+		if !ok {
+			return
+		}
+		st := &reqState{id: id, p: p, method: r.Method, path: r.URL.Path, start: time.Now(), upstream: s.cfg.Targets[p.Name], cred: cred}
 		if s.cfg.Hook != nil {
 			st.end = s.cfg.Hook(p.Name, sanitize(r.Method), sanitize(r.URL.Path), id)
 		}
@@ -138,8 +143,8 @@ func (s *Server) serveLocal(p *Provider, w http.ResponseWriter, r *http.Request)
 	case r.RequestURI == "/reflect" && p.Port == ManagementPort:
 		writeJSON(w, http.StatusOK, s.Reflect())
 	case r.RequestURI == "/health":
-		if !s.cfg.Enabled(p) && p.NoKeyStatus == http.StatusServiceUnavailable {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not_configured", "service": p.HealthService(), "error": p.NoKeyError})
+		if !s.cfg.Enabled(p) && p.HealthError != "" {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not_configured", "service": p.HealthService(), "error": s.healthError(p)})
 		} else {
 			writeJSON(w, http.StatusOK, map[string]string{"status": "healthy", "service": p.HealthService()})
 		}
@@ -183,7 +188,7 @@ func (s *Server) rewrite(p *Provider, pr *httputil.ProxyRequest) {
 		out.URL.RawQuery = q.Encode()
 	}
 	stripClientHeaders(out.Header)
-	p.inject(out.Header, s.cfg.Keys[p.Name])
+	s.applyAuth(p, pr, st.cred) // auth.go
 	out.Header.Set("X-Request-Id", st.id)
 }
 

@@ -16,7 +16,7 @@ type RequestHook func(provider, method, path, requestID string) func(status int,
 func (s *Server) Reflect() map[string]any {
 	ps := make([]apireflect.Provider, 0, len(Providers))
 	for _, p := range Providers {
-		ps = append(ps, apireflect.Provider{Name: p.Name, Port: p.Port, Configured: s.cfg.Enabled(p), BasePath: s.cfg.BasePaths[p.Name]})
+		ps = append(ps, apireflect.Provider{Name: p.Name, Port: p.Port, Configured: s.cfg.Enabled(p), BasePath: s.cfg.BasePaths[p.Name], AuthType: s.cfg.reflectAuthType(p)})
 	}
 	var extra map[string]any
 	if s.cfg.ReflectExtra != nil {

@@ -106,7 +106,7 @@ func TestProvidersWithoutKeys(t *testing.T) {
 	rec := &recorder{}
 	r := newRig(t, rec, withoutKey("openai"), withoutKey("gemini"), withoutKey("anthropic"))
 	resp, body := r.do("openai", "POST", "/v1/chat/completions", strings.NewReader("{}"), nil)
-	if resp.StatusCode != 404 || !strings.Contains(body, "OpenAI proxy not configured (no OPENAI_API_KEY)") {
+	if resp.StatusCode != 404 || !strings.Contains(body, "OpenAI proxy not configured (no OPENAI_API_KEY/COPILOT_PROVIDER_API_KEY or OIDC auth)") {
 		t.Errorf("openai without key: %d %s", resp.StatusCode, body)
 	}
 	resp, body = r.do("openai", "GET", "/health", nil, nil)
@@ -121,8 +121,15 @@ func TestProvidersWithoutKeys(t *testing.T) {
 	if resp.StatusCode != 503 || !strings.Contains(body, `"status":"not_configured"`) || !strings.Contains(body, `"service":"awf-api-proxy-gemini"`) {
 		t.Errorf("gemini health without key: %d %s", resp.StatusCode, body)
 	}
-	if _, ok := r.urls["anthropic"]; ok {
-		t.Error("anthropic listener exists without a key")
+	// Every port binds without a key (the original's alwaysBind) and says
+	// what to set, in the original's provider_not_configured shape.
+	resp, body = r.do("anthropic", "POST", "/v1/messages", strings.NewReader("{}"), nil)
+	if resp.StatusCode != 403 || !strings.Contains(body, `"type":"provider_not_configured"`) || !strings.Contains(body, "Set ANTHROPIC_API_KEY to enable this provider") || !strings.Contains(body, `"port":10001`) {
+		t.Errorf("anthropic without key: %d %s", resp.StatusCode, body)
+	}
+	resp, body = r.do("anthropic", "GET", "/health", nil, nil)
+	if resp.StatusCode != 503 || !strings.Contains(body, "ANTHROPIC_API_KEY not configured in api-proxy sidecar") {
+		t.Errorf("anthropic health without key: %d %s", resp.StatusCode, body)
 	}
 	if rec.count() != 0 {
 		t.Errorf("upstream got %d requests", rec.count())

@@ -49,6 +49,9 @@ func New(cfg *Config, log *slog.Logger) (*Server, error) {
 	s.guards = guards.New(cfg.Guards)
 	s.guards.OnFirstBlock(s.writeGuardState)
 	s.logGuards()
+	if err := s.buildDynamic(); err != nil { // signer.go: OIDC credentials
+		return nil, err
+	}
 	if cfg.TokenLogDir != "" {
 		tl, err := usage.OpenLog(cfg.TokenLogDir)
 		if err != nil {
@@ -112,9 +115,9 @@ func explainRefusal(_ context.Context, _ *url.URL, req *http.Request, resp *http
 // Handler returns the handler of provider p (for tests and embedding).
 func (s *Server) Handler(p *Provider) http.Handler { return s.handlers[p.Name] }
 
-// Listen binds the listeners of every provider that should listen, on
-// cfg.ListenHost. Anthropic and Copilot listen only with a key, as in the
-// original; OpenAI (management port) and Gemini (actionable 503) always.
+// Listen binds the listeners of every provider on cfg.ListenHost. Every
+// port binds, configured or not, as the original's (alwaysBind): an
+// unconfigured one answers a clear error instead of refusing connections.
 func (s *Server) Listen() (map[string]net.Listener, error) {
 	lns := map[string]net.Listener{}
 	for _, p := range s.ListeningProviders() {
@@ -130,11 +133,15 @@ func (s *Server) Listen() (map[string]net.Listener, error) {
 	return lns, nil
 }
 
-// ListeningProviders are the providers that get a listener.
-func (s *Server) ListeningProviders() []*Provider {
+// ListeningProviders are the providers that get a listener: all of them.
+func (s *Server) ListeningProviders() []*Provider { return Providers }
+
+// ConfiguredProviders are those with a credential; only their upstream
+// targets need to be reachable.
+func (s *Server) ConfiguredProviders() []*Provider {
 	var ps []*Provider
 	for _, p := range Providers {
-		if p.AlwaysListen || s.cfg.Enabled(p) {
+		if s.cfg.Enabled(p) {
 			ps = append(ps, p)
 		}
 	}
@@ -201,7 +208,7 @@ func (s *Server) shutdown() {
 func (s *Server) proxyFor(p *Provider) *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
 		Rewrite:        func(pr *httputil.ProxyRequest) { s.rewrite(p, pr) },
-		Transport:      s.transport,
+		Transport:      s.transportFor(p), // signer.go: SigV4 for a signing credential
 		ModifyResponse: s.modifyResponse,
 		ErrorHandler:   s.proxyError,
 		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),

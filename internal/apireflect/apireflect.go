@@ -39,6 +39,9 @@ type Endpoint struct {
 	Models        []string `json:"models"`
 	ModelMetadata any      `json:"model_metadata"`
 	ModelsURL     *string  `json:"models_url"`
+	// AuthType is the original's reflectionExtra for the providers with
+	// keyless auth: static-key or github-oidc/<provider>.
+	AuthType string `json:"auth_type,omitempty"`
 }
 
 // Provider is what the document needs to know about one provider.
@@ -47,6 +50,7 @@ type Provider struct {
 	Port       int
 	Configured bool
 	BasePath   string // the upstream path prefix, if any
+	AuthType   string // "" (not reported), static-key or github-oidc/<provider>
 }
 
 // modelsPaths are the providers' model-list paths (the original's
@@ -71,7 +75,7 @@ func ModelsPath(p Provider) string {
 func Document(ps []Provider, extra map[string]any) map[string]any {
 	eps := make([]Endpoint, 0, len(ps))
 	for _, p := range ps {
-		e := Endpoint{Provider: p.Name, Port: p.Port, BaseURL: fmt.Sprintf("http://%s:%d", Host, p.Port), Configured: p.Configured}
+		e := Endpoint{Provider: p.Name, Port: p.Port, BaseURL: fmt.Sprintf("http://%s:%d", Host, p.Port), Configured: p.Configured, AuthType: p.AuthType}
 		if mp := ModelsPath(p); mp != "" {
 			u := e.BaseURL + mp
 			e.ModelsURL = &u

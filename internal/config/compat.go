@@ -86,17 +86,12 @@ var compatTable = []compatFlag{
 	{name: "upstream-proxy", kind: compatString, class: compatNotYet, why: "the egress proxy connects directly; chaining through a corporate proxy is not implemented", usage: "Upstream (corporate) proxy URL for the egress proxy to chain through"},
 	{name: "anthropic-auto-cache", kind: compatBool, def: "false", class: compatNotYet, why: "the API proxy forwards Anthropic requests unchanged (no cache breakpoints injected)", usage: "Anthropic prompt-cache optimizations in the API proxy"},
 	{name: "anthropic-cache-tail-ttl", kind: compatString, class: compatNotYet, why: "applies only with --anthropic-auto-cache", usage: "TTL (5m|1h) of the rolling-tail cache breakpoint"},
-	{name: "openai-api-auth-header", kind: compatString, class: compatNotYet, why: "the API proxy always sends Authorization: Bearer to the OpenAI target", usage: "Custom auth header name for OpenAI requests"},
-	{name: "anthropic-api-auth-header", kind: compatString, class: compatNotYet, why: "the API proxy always sends x-api-key to the Anthropic target", usage: "Custom auth header name for Anthropic requests"},
-	{name: "vertex-api-target", kind: compatString, class: compatNotYet, why: "the API proxy has no Vertex listener", usage: "Target hostname for Vertex API requests"},
-	{name: "vertex-api-base-path", kind: compatString, class: compatNotYet, why: "the API proxy has no Vertex listener", usage: "Base path prefix for Vertex API requests"},
 	{name: "reflect", kind: compatBool, def: "false", class: compatNotYet, why: "query the running API proxy's /reflect endpoint instead (AWF_REFLECT_ENABLED=1 writes awf-reflect.json)", usage: "Start AWF, query the API proxy /reflect endpoint and print its JSON"},
 	// Refused: dropping these would widen what the agent may do, or send a
 	// key to a host the user did not choose.
 	{name: "ssl-bump", kind: compatBool, def: "false", class: compatRefuse, why: "TLS inspection is not implemented; without it URL rules and DLP cannot be enforced", usage: "Enable SSL Bump for HTTPS content inspection"},
 	{name: "allow-urls", kind: compatString, class: compatRefuse, why: "URL-path rules need TLS inspection, which is not implemented; use --allow-domains", usage: "Comma-separated allowed URL patterns for HTTPS (requires --ssl-bump)"},
 	{name: "enable-dlp", kind: compatBool, def: "false", class: compatRefuse, why: "DLP scanning of request URLs is not implemented", usage: "Enable DLP scanning to block credential exfiltration in request URLs"},
-	{name: "openai-base-url-env", kind: compatString, class: compatRefuse, why: "a secret-backed OpenAI base URL is not implemented; ignoring it would send OPENAI_API_KEY to api.openai.com instead of your endpoint", usage: "Name of a runner environment variable holding a secret OpenAI-compatible base URL"},
 }
 
 // compatFlags are the registered rows (those no other file registered).

@@ -70,6 +70,11 @@ type APIProxy struct {
 	// GuardEnv are the api-proxy's guard variables (AWF_MAX_AI_CREDITS, ...)
 	// from the guard flags (guards.go).
 	GuardEnv map[string]string
+	// ProviderEnv are the api-proxy's provider and auth variables (Vertex,
+	// custom auth headers, OIDC, BYOK routing) from providers.go. Some hold
+	// secrets (ACTIONS_ID_TOKEN_REQUEST_TOKEN, a secret base URL's host):
+	// never log or serialise them.
+	ProviderEnv map[string]string `json:"-"`
 	// Keys are the real credentials, trimmed. They go to the api-proxy only.
 	Keys Keys
 }

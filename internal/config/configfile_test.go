@@ -156,7 +156,7 @@ func TestCompatFlags(t *testing.T) {
 	if strings.Contains(msgs, "ssl-bump") {
 		t.Errorf("--ssl-bump=false asks for nothing:\n%s", msgs)
 	}
-	for _, a := range [][]string{{"--ssl-bump"}, {"--allow-urls", "https://github.com/org/*"}, {"--enable-dlp"}, {"--openai-base-url-env", "MY_URL"}} {
+	for _, a := range [][]string{{"--ssl-bump"}, {"--allow-urls", "https://github.com/org/*"}, {"--enable-dlp"}} {
 		_, _, err := buildArgv(t, append(a, "--", "true"), nil, nil)
 		if err == nil || !strings.Contains(err.Error(), "is not supported by the native runtime") {
 			t.Errorf("%v: %v", a, err)

@@ -32,7 +32,8 @@ type Flags struct {
 	openaiBasePath, anthropicBasePath, geminiBasePath          string
 	rateRPM, rateRPH, rateBytesPM                              string
 	noRateLimit                                                bool
-	guards                                                     *guardFlags // guards.go
+	guards                                                     *guardFlags    // guards.go
+	providers                                                  *providerFlags // providers.go
 
 	env        []string
 	envAll     bool
@@ -133,6 +134,7 @@ func Register(fs *pflag.FlagSet) *Flags {
 	fs.StringVar(&f.rateBytesPM, "rate-limit-bytes-pm", "", "Max request bytes per minute per provider (`n`) (requires --enable-api-proxy)")
 	fs.BoolVar(&f.noRateLimit, "no-rate-limit", false, "Disable rate limiting in the API proxy (requires --enable-api-proxy)")
 	f.guards = registerGuards(fs)
+	f.providers = registerProviders(fs) // providers.go
 
 	f.hostAccess.register(fs)
 
@@ -359,6 +361,12 @@ func (f *Flags) Build(args []string, env map[string]string) (*Config, []Warning,
 	if c.APIProxy.GuardEnv, err = f.guards.build(c.APIProxy.Enabled, c.AgentTimeout); err != nil {
 		return nil, nil, err
 	}
+	pvWarns, pvExclude, err := f.buildProviders(env, c) // providers.go
+	if err != nil {
+		return nil, nil, err
+	}
+	warns = append(warns, pvWarns...)
+	c.Env.Exclude = append(c.Env.Exclude, pvExclude...)
 	haWarns, err := f.hostAccess.build(sys, c) // hostaccess.go
 	if err != nil {
 		return nil, nil, err

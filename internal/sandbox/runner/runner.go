@@ -322,6 +322,9 @@ func startServices(ctx context.Context, wg *sync.WaitGroup, o Options, sb *nativ
 		if v, ok := c.APIProxy.GuardEnv[k]; ok { // budgets and model policy (config/guards.go)
 			return v
 		}
+		if v, ok := c.APIProxy.ProviderEnv[k]; ok { // auth headers, OIDC, BYOK, Vertex (config/providers.go)
+			return v
+		}
 		return env.Sidecar[k]
 	})
 	acfg.TokenLogDir = dirs.APIProxy
@@ -351,10 +354,10 @@ func startServices(ctx context.Context, wg *sync.WaitGroup, o Options, sb *nativ
 	// Logged with the api-proxy's address as client, as in the original;
 	// its own upstream targets are admitted beyond the allowlist.
 	var listening []string
-	for _, p := range ap.ListeningProviders() {
+	for _, p := range ap.ConfiguredProviders() { // every port binds; only configured upstreams are admitted
 		listening = append(listening, p.Name)
 	}
-	targets := apiTargets(acfg.Targets, listening)
+	targets := append(apiTargets(acfg.Targets, listening), ap.AuthHosts()...) // + OIDC token endpoints
 	serve("egress/unix", func() error { return eg.ServeAPIProxy(egress.WithClientAddr(ul, n.APIProxyIP), targets) })
 	lns := map[string]net.Listener{}
 	for _, p := range ap.ListeningProviders() {
