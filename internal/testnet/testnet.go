@@ -34,6 +34,16 @@ var Providers = map[string]string{
 	"generativelanguage.googleapis.com": "203.0.113.4",
 	"api.enterprise.githubcopilot.com":  "203.0.113.5",
 	"copilot-api.acme.ghe.com":          "203.0.113.6",
+	// Keyless auth (internal/cloudauth): the GitHub Actions OIDC issuer,
+	// the clouds' token endpoints and the upstreams they unlock.
+	"token.actions.githubusercontent.com":     "203.0.113.20",
+	"login.microsoftonline.com":               "203.0.113.21",
+	"sts.us-east-1.amazonaws.com":             "203.0.113.22",
+	"sts.googleapis.com":                      "203.0.113.23",
+	"iamcredentials.googleapis.com":           "203.0.113.24",
+	"bedrock-runtime.us-east-1.amazonaws.com": "203.0.113.25",
+	"aiplatform.googleapis.com":               "203.0.113.26",
+	"myres.openai.azure.com":                  "203.0.113.27",
 }
 
 // NumHosts is how many generic hosts upN.test (N = 1..NumHosts) exist.

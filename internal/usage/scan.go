@@ -74,11 +74,14 @@ var (
 	kReasoning            = []byte("reasoning_tokens")
 	kCompletionDetails    = []byte("completion_tokens_details")
 	kOutputDetails        = []byte("output_tokens_details")
-	kGPrompt              = []byte("promptTokenCount")
-	kGToolPrompt          = []byte("toolUsePromptTokenCount")
-	kGCandidates          = []byte("candidatesTokenCount")
-	kGThoughts            = []byte("thoughtsTokenCount")
-	kGCached              = []byte("cachedContentTokenCount")
+	// Bedrock Converse (camelCase; input excludes cache, as Anthropic).
+	kBInput, kBOutput         = []byte("inputTokens"), []byte("outputTokens")
+	kBCacheRead, kBCacheWrite = []byte("cacheReadInputTokens"), []byte("cacheWriteInputTokens")
+	kGPrompt                  = []byte("promptTokenCount")
+	kGToolPrompt              = []byte("toolUsePromptTokenCount")
+	kGCandidates              = []byte("candidatesTokenCount")
+	kGThoughts                = []byte("thoughtsTokenCount")
+	kGCached                  = []byte("cachedContentTokenCount")
 )
 
 const maxDepth = 10000 // as encoding/json
@@ -343,6 +346,14 @@ func countsField(s *scanner, c *wireCounts, key []byte) bool {
 		return s.intField(&c.cacheCreation)
 	case is(key, kCacheRead):
 		return s.intField(&c.cacheRead)
+	case is(key, kBInput):
+		return s.intField(&c.input)
+	case is(key, kBOutput):
+		return s.intField(&c.output)
+	case is(key, kBCacheRead):
+		return s.intField(&c.cacheRead)
+	case is(key, kBCacheWrite):
+		return s.intField(&c.cacheCreation)
 	case is(key, kPromptDetails):
 		return objectPtr(s, &c.promptDetails, &c.promptDetails.has, detailsField)
 	case is(key, kInputDetails):
