@@ -168,11 +168,16 @@ func (s *Server) resolveAlias(ctx context.Context, st *reqState, model string) s
 		return ""
 	}
 	res, ok := gc.ResolveModel(model, st.p.Name, s.catalogs.get(ctx, s, st.p, false))
-	if !ok {
+	if !ok || res.Fallback {
+		// The model may be new: look again before guessing.
 		res, ok = gc.ResolveModel(model, st.p.Name, s.catalogs.get(ctx, s, st.p, true))
 	}
 	if !ok {
 		return ""
+	}
+	if res.Fallback {
+		s.log.Warn("model_fallback_activated", "request_id", st.id, "provider", st.p.Name, "reason", "no_alias_match_and_not_in_available_models",
+			"original_model", sanitize(model), "selected", sanitize(res.Model), "candidates", res.Candidates)
 	}
 	s.log.Info("model_resolution", "request_id", st.id, "provider", st.p.Name, "requested_model", sanitize(model),
 		"resolved_model", sanitize(res.Model), "resolution_log", res.Log)

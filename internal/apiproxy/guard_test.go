@@ -691,3 +691,21 @@ func TestGuardNonJSONBodyStreams(t *testing.T) {
 		t.Fatalf("got %q", b)
 	}
 }
+
+// TestGuardMiddlePowerFallback: with aliases configured and no model
+// policy, a model the provider does not list is rewritten to its
+// median-capability model, as the original does, and the rewrite is logged.
+func TestGuardMiddlePowerFallback(t *testing.T) {
+	aliases, _ := guards.ParseAliases(`{"models":{"sonnet":["anthropic/*sonnet*"]}}`)
+	fake := fakeprovider.NewAnthropic(fakeprovider.Reply{})
+	r := newRig(t, fake, withGuards(guards.Config{Aliases: aliases}))
+	sh := shapes("claude-99-unknown")[4]
+	if resp, b := r.do("anthropic", "POST", sh.path, post(sh.body), jsonCT); resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, b)
+	}
+	gen := fake.Find("/v1/messages")
+	if m := guards.ModelFromBody(gen[len(gen)-1].Body); m != "claude-sonnet-4-5" {
+		t.Fatalf("upstream got %q", m)
+	}
+	r.waitEvents("model_fallback_activated", 1)
+}

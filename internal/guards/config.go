@@ -26,6 +26,7 @@ type Config struct {
 	AllowedModels       []string                    // AWF_ALLOWED_MODELS (JSON array of globs); nil = any
 	DisallowedModels    []string                    // AWF_DISALLOWED_MODELS
 	Aliases             map[string]Alias            // AWF_MODEL_ALIASES ({"models": {...}})
+	ModelFallback       Fallback                    // AWF_MODEL_FALLBACK (aliases.go)
 	Steering            bool                        // AWF_ENABLE_TOKEN_STEERING=true
 	AgentTimeout        time.Duration               // AWF_AGENT_TIMEOUT_MINUTES (time steering)
 }
@@ -53,6 +54,7 @@ const (
 	EnvModelAliases        = "AWF_MODEL_ALIASES"
 	EnvSteering            = "AWF_ENABLE_TOKEN_STEERING"
 	EnvAgentTimeoutMinutes = "AWF_AGENT_TIMEOUT_MINUTES"
+	EnvModelFallback       = "AWF_MODEL_FALLBACK"
 )
 
 // FromEnv reads the guard settings. Like the original, a value that does
@@ -130,6 +132,11 @@ func FromEnv(getenv func(string) string) (Config, []string) {
 	if v := strings.TrimSpace(getenv(EnvProviders)); v != "" {
 		if c.ProviderPrices, err = ParseProviders(v); err != nil {
 			warns = append(warns, fmt.Sprintf("%s: %v; operator prices are off", EnvProviders, err))
+		}
+	}
+	if v := strings.TrimSpace(getenv(EnvModelFallback)); v != "" {
+		if c.ModelFallback, err = ParseFallback(v); err != nil {
+			bad(EnvModelFallback, v, `{"enabled": bool, "strategy": "middle_power", "excludeEngines": [...]}`)
 		}
 	}
 	if v := strings.TrimSpace(getenv(EnvModelAliases)); v != "" {
@@ -212,6 +219,21 @@ func ParsePatterns(v string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// ParseFallback reads apiProxy.modelFallback; enabled defaults to true.
+func ParseFallback(v string) (Fallback, error) {
+	var raw struct {
+		Enabled        *bool    `json:"enabled"`
+		Strategy       string   `json:"strategy"`
+		ExcludeEngines []string `json:"excludeEngines"`
+	}
+	if err := json.Unmarshal([]byte(v), &raw); err != nil {
+		return Fallback{}, err
+	}
+	f := Fallback{Strategy: strings.TrimSpace(raw.Strategy), ExcludeEngines: raw.ExcludeEngines}
+	f.Disabled = raw.Enabled != nil && !*raw.Enabled
+	return f, nil
 }
 
 // ParseAliases reads {"models": {name: [patterns] | {"patterns": [...],

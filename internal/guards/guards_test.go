@@ -507,3 +507,34 @@ func TestProviderOverlay(t *testing.T) {
 		t.Fatalf("bad overlay not reported: %v", w)
 	}
 }
+
+func TestMiddlePowerFallback(t *testing.T) {
+	anth := []string{"claude-sonnet-4-5", "claude-sonnet-4-6", "claude-haiku-4-5", "claude-opus-4-1"}
+	oa := []string{"gpt-5", "gpt-5.4", "gpt-5.2", "gpt-4o", "gpt-3.5-turbo"}
+	aliases, _ := ParseAliases(`{"models":{"sonnet":["anthropic/*sonnet-9*"],"strict":{"patterns":["anthropic/*sonnet-9*"],"fallback":false}}}`)
+	off, _ := ParseFallback(`{"enabled":false}`)
+	noOpenAI, _ := ParseFallback(`{"excludeEngines":["openai"]}`)
+	for _, tt := range []struct {
+		name, req, provider string
+		cfg                 Config
+		catalog             []string
+		want                string
+	}{
+		{"unlisted claude: median of the claude family by tier", "claude-nonexistent", "anthropic", Config{}, anth, "claude-sonnet-4-5"},
+		{"no family: median of all by tier then name", "mystery", "openai", Config{}, oa, "gpt-5.4"},
+		{"the spec's example", "mystery", "openai", Config{}, []string{"gpt-3.5-turbo", "gpt-5.2", "gpt-4.1"}, "gpt-4.1"},
+		{"alias without candidates", "sonnet", "anthropic", Config{Aliases: aliases}, anth, "claude-sonnet-4-5"},
+		{"alias with fallback false", "strict", "anthropic", Config{Aliases: aliases}, anth, ""},
+		{"never for copilot", "mystery", "copilot", Config{}, oa, ""},
+		{"disabled", "mystery", "openai", Config{ModelFallback: off}, oa, ""},
+		{"engine excluded", "mystery", "openai", Config{ModelFallback: noOpenAI}, oa, ""},
+		{"not with a model policy (alias)", "sonnet", "anthropic", Config{Aliases: aliases, DisallowedModels: []string{"*x*"}}, anth, ""},
+		{"only priceable picks under a credit budget", "mystery", "openai", Config{MaxAICredits: 5}, []string{"mystery-1", "gpt-5", "mystery-2"}, "gpt-5"},
+		{"empty catalogue", "mystery", "openai", Config{}, nil, ""},
+	} {
+		r, ok := tt.cfg.ResolveModel(tt.req, tt.provider, tt.catalog)
+		if got := map[bool]string{true: r.Model}[ok]; got != tt.want || (ok && !r.Fallback) {
+			t.Errorf("%s: got %q (fallback %v, %v), want %q", tt.name, got, r.Fallback, r.Log, tt.want)
+		}
+	}
+}
