@@ -55,6 +55,10 @@ func TestGuardFlagsMaxTurnsWins(t *testing.T) {
 	if err != nil || c.APIProxy.GuardEnv[guards.EnvMaxRuns] != "3" {
 		t.Fatalf("%v %v", c.APIProxy.GuardEnv, err)
 	}
+	c, _, err = build(t, []string{"--enable-api-proxy", "--model-fallback", `{"enabled":false}`, "--", "true"}, nil)
+	if err != nil || c.APIProxy.GuardEnv[guards.EnvModelFallback] != `{"enabled":false}` {
+		t.Fatalf("model fallback: %v %v", c.APIProxy.GuardEnv, err)
+	}
 	c, _, err = build(t, []string{"--enable-api-proxy", "--", "true"}, nil)
 	if err != nil || len(c.APIProxy.GuardEnv) != 0 {
 		t.Fatalf("no guard flags: %v %v", c.APIProxy.GuardEnv, err)
