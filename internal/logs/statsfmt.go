@@ -91,6 +91,9 @@ func FormatStatsJSON(s *Stats) (string, error) {
 	if s.TokenUsage != nil {
 		o.add("tokenUsage", s.TokenUsage)
 	}
+	if s.Budget != nil {
+		o.add("budget", s.Budget)
+	}
 	o.add("malformedLines", s.MalformedLines())
 	raw, err := o.raw()
 	if err != nil {

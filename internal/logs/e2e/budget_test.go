@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/awf-dev/awf/internal/fakeprovider"
+	"github.com/awf-dev/awf/internal/logs/schemacheck"
 	"github.com/awf-dev/awf/internal/testnet"
 )
 
@@ -53,6 +54,26 @@ func TestBudgetsInRealRun(t *testing.T) {
 	}
 	if i, j := strings.LastIndex(r.stderr, "LLM turns"), strings.LastIndex(r.stderr, "Process exiting with code"); i < 0 || j < i {
 		t.Errorf("the budget lines are not among the run's last lines:\n%s", r.stderr)
+	}
+	stats := awf(t, work, env, "logs", "stats", "--format", "json")
+	v, err := schemacheck.Load(filepath.Join("..", "..", "..", "docs", "schema", "logs-stats.schema.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Validate([]byte(stats.stdout)); err != nil {
+		t.Errorf("stats JSON: %v\n%s", err, stats.stdout)
+	}
+	var st struct {
+		Budget *struct {
+			AICredits float64               `json:"ai_credits"`
+			Runs      int                   `json:"runs"`
+			MaxRuns   int                   `json:"max_runs"`
+			StoppedBy struct{ Rule string } `json:"stopped_by"`
+		} `json:"budget"`
+	}
+	json.Unmarshal([]byte(stats.stdout), &st)
+	if st.Budget == nil || st.Budget.AICredits != 12 || st.Budget.Runs != 2 || st.Budget.MaxRuns != 2 || st.Budget.StoppedBy.Rule != "max_runs_exceeded" {
+		t.Errorf("stats budget: %s", stats.stdout)
 	}
 	sum := awf(t, work, env, "logs", "summary")
 	for _, w := range []string{"<summary>LLM Budgets</summary>", "| AI credits | 12.0000 | 100 |", "| LLM turns | 2 | 2 |",
