@@ -274,10 +274,14 @@ func providerVars(in Input) map[string]string {
 	base := func(port int) string { return "http://" + hostPort(in.APIProxyIP, port) }
 	k := in.Keys
 	p["AWF_API_PROXY_IP"] = in.APIProxyIP
-	if k.OpenAI != "" {
+	if hasOpenAI(k) {
 		p["OPENAI_BASE_URL"] = base(PortOpenAI) + "/v1"
 	}
-	if k.Anthropic != "" {
+	if k.Google != "" {
+		// The Gemini CLI with GOOGLE_GENAI_USE_VERTEXAI=true reads it.
+		p["GOOGLE_VERTEX_BASE_URL"] = base(PortVertex)
+	}
+	if hasAnthropic(k) {
 		p["ANTHROPIC_BASE_URL"] = base(PortAnthropic)
 		p["CLAUDE_CODE_API_KEY_HELPER"] = in.ClaudeKeyHelper
 	}

@@ -364,7 +364,7 @@ func TestStrictIsolation(t *testing.T) {
 				}
 			}
 			for _, k := range isolated {
-				if v, ok := a[k]; ok && v != PlaceholderFor(k) && k != "GEMINI_API_BASE_URL" && k != "GOOGLE_GEMINI_BASE_URL" {
+				if v, ok := a[k]; ok && v != PlaceholderFor(k) && k != "GEMINI_API_BASE_URL" && k != "GOOGLE_GEMINI_BASE_URL" && k != "GOOGLE_VERTEX_BASE_URL" {
 					t.Errorf("agent[%s] = %q, want unset or awf's placeholder", k, v)
 				}
 			}

@@ -37,9 +37,11 @@ type placeholderRule struct {
 }
 
 var (
-	always       = func(config.Keys) bool { return true }
-	hasOpenAI    = func(k config.Keys) bool { return k.OpenAI != "" }
-	hasAnthropic = func(k config.Keys) bool { return k.Anthropic != "" }
+	always = func(config.Keys) bool { return true }
+	// Keyless (GitHub Actions OIDC) serves OpenAI-compatible clouds on the
+	// OpenAI port and Anthropic federation on the Anthropic port.
+	hasOpenAI    = func(k config.Keys) bool { return k.OpenAI != "" || k.Keyless != "" && k.Keyless != "anthropic" }
+	hasAnthropic = func(k config.Keys) bool { return k.Anthropic != "" || k.Keyless == "anthropic" }
 	hasCopilot   = func(k config.Keys) bool { return k.Copilot() }
 	hasCopilotGH = func(k config.Keys) bool { return k.CopilotGitHubToken != "" }
 	hasBYOK      = func(k config.Keys) bool { return k.CopilotAPIKey != "" }
@@ -92,6 +94,7 @@ const (
 	PortAnthropic = 10001
 	PortCopilot   = 10002
 	PortGemini    = 10003
+	PortVertex    = 10004
 )
 
 // ClaudeKeyHelperPath is where get-claude-key.sh exists inside the sandbox.

@@ -102,16 +102,21 @@ type Keys struct {
 	CopilotGitHubToken string
 	CopilotAPIKey      string
 	Gemini             string
+	Google             string // GOOGLE_API_KEY (Vertex AI, port 10004)
+	// Keyless is the GitHub Actions OIDC provider (azure, aws, gcp,
+	// anthropic) when apiProxy.auth.type is github-oidc: the provider is
+	// served without a key (providers.go). Not a secret.
+	Keyless string
 }
 
 // Any reports whether at least one key is present.
-func (k Keys) Any() bool { return len(k.Values()) > 0 }
+func (k Keys) Any() bool { return len(k.Values()) > 0 || k.Keyless != "" }
 
 // Values returns the non-empty keys, for scrubbing them from anything the
 // agent can see.
 func (k Keys) Values() []string {
 	var out []string
-	for _, v := range []string{k.OpenAI, k.Anthropic, k.CopilotGitHubToken, k.CopilotAPIKey, k.Gemini} {
+	for _, v := range []string{k.OpenAI, k.Anthropic, k.CopilotGitHubToken, k.CopilotAPIKey, k.Gemini, k.Google} {
 		if v != "" {
 			out = append(out, v)
 		}

@@ -200,5 +200,11 @@ func (f *Flags) buildProviders(env map[string]string, c *Config) ([]Warning, []s
 		return nil, nil, err
 	}
 	c.APIProxy.ProviderEnv = side
+	if strings.EqualFold(side["AWF_AUTH_TYPE"], "github-oidc") {
+		c.APIProxy.Keys.Keyless = strings.ToLower(side["AWF_AUTH_PROVIDER"])
+		if c.APIProxy.Keys.Keyless == "" {
+			c.APIProxy.Keys.Keyless = "azure"
+		}
+	}
 	return warns, exclude, nil
 }

@@ -118,6 +118,7 @@ func ReadKeys(env map[string]string) Keys {
 		CopilotGitHubToken: get("COPILOT_GITHUB_TOKEN"),
 		CopilotAPIKey:      get("COPILOT_API_KEY"),
 		Gemini:             get("GEMINI_API_KEY"),
+		Google:             get("GOOGLE_API_KEY"),
 	}
 }
 
