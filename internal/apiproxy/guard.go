@@ -281,8 +281,10 @@ type catalogs struct {
 }
 
 type catalogEntry struct {
+	mu     sync.Mutex // one fetch per provider at a time; other providers do not wait
 	models []string
 	at     time.Time
+	done   bool
 }
 
 // listPaths are where each provider lists its models.
@@ -293,20 +295,25 @@ var listPaths = map[string]string{"openai": "/v1/models", "anthropic": "/v1/mode
 // the request goes as sent.
 func (c *catalogs) get(ctx context.Context, s *Server, p *Provider, refresh bool) []string {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.m == nil {
 		c.m = map[string]*catalogEntry{}
 	}
 	e := c.m[p.Name]
-	if e != nil && (!refresh || time.Since(e.at) < 30*time.Second) {
+	if e == nil {
+		e = &catalogEntry{}
+		c.m[p.Name] = e
+	}
+	c.mu.Unlock()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.done && (!refresh || time.Since(e.at) < 30*time.Second) {
 		return e.models
 	}
-	models := s.fetchCatalog(ctx, p)
-	if e != nil && models == nil {
-		models = e.models // a failed refresh keeps the last good list
+	if models := s.fetchCatalog(ctx, p); models != nil || !e.done {
+		e.models = models // a failed refresh keeps the last good list
 	}
-	c.m[p.Name] = &catalogEntry{models: models, at: time.Now()}
-	return models
+	e.at, e.done = time.Now(), true
+	return e.models
 }
 
 func (s *Server) fetchCatalog(ctx context.Context, p *Provider) []string {
