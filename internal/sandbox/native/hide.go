@@ -3,15 +3,12 @@ package native
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/awf-dev/awf/internal/runstate"
 )
 
 // hideOptions are the empty tmpfs's options.
@@ -86,63 +83,6 @@ func hide(root, target string, tmpl *int) error {
 	return unix.MoveMount(mfd, "", fd, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH)
 }
 
-// HideInLiveSandboxes hides dirs inside every sandbox that is running now.
-// A sandbox hides, when it starts, every run's logs and artifacts it can
-// find; logs that a run preserves later (it ended while this one runs) are
-// hidden here, before they are made readable. A sandbox is entered
-// through a process of its cgroup (every process there shares its mount
-// namespace), which also works for runs started from another PID
-// namespace as long as their processes are visible from this one. Best
-// effort: failures are logged.
-func HideInLiveSandboxes(dirs []string, log *slog.Logger) {
-	ents, _ := os.ReadDir(StateRoot)
-	for _, e := range ents {
-		state := filepath.Join(StateRoot, e.Name())
-		if !e.IsDir() {
-			continue
-		}
-		if l, lock := runstate.Claim(state); l != runstate.Live {
-			lock.Close()
-			continue
-		}
-		f := sandboxMountNS(e.Name())
-		if f == nil {
-			continue // not started yet, or its processes are not visible here
-		}
-		if err := hideInNS(f, state, dirs); err != nil && log != nil {
-			log.Warn("hiding preserved logs from a running sandbox", "run", e.Name(), "err", err)
-		}
-		f.Close()
-	}
-}
-
-// sandboxMountNS opens the mount namespace of run id's sandbox through a
-// process of its cgroup, checking after the open that the process (not a
-// reuse of its pid) is still in that cgroup.
-func sandboxMountNS(id string) *os.File {
-	cg := "/" + cgroupName(id)
-	for _, d := range []string{cgroupName(id), "pids/" + cgroupName(id), "memory/" + cgroupName(id)} {
-		b, err := os.ReadFile(filepath.Join(CgroupRoot, d, "cgroup.procs"))
-		if err != nil {
-			continue
-		}
-		for _, pid := range strings.Fields(string(b)) {
-			if pid == "0" {
-				continue // not visible from this PID namespace
-			}
-			f, err := os.Open("/proc/" + pid + "/ns/mnt")
-			if err != nil {
-				continue
-			}
-			if inCgroup(pid, cg) {
-				return f
-			}
-			f.Close()
-		}
-	}
-	return nil
-}
-
 // inCgroup reports whether process pid is in the cgroup named path (in
 // any hierarchy).
 func inCgroup(pid, path string) bool {
@@ -163,7 +103,8 @@ func inCgroup(pid, path string) bool {
 // once the init has pivoted; before that, the host's, where the init's
 // later recursive bind of /tmp carries the new mount along) and under the
 // sandbox root being built in state/root. The thread never returns to the
-// pool: Go ends a goroutine's locked thread with it.
+// pool: Go ends a goroutine's locked thread with it (the main thread it
+// parks for good instead).
 func hideInNS(f *os.File, state string, dirs []string) error {
 	done := make(chan error, 1)
 	go func() {

@@ -44,7 +44,9 @@ type Sandbox struct {
 	NS   *Netns
 	cg   *Cgroup
 	lock *runstate.Lock // held for the whole run: how others know it lives
-	Log  *slog.Logger
+	// hideSrv hides other runs' late logs in this sandbox on request.
+	hideSrv *hideServer
+	Log     *slog.Logger
 	// Grace is how long the command gets between SIGTERM and SIGKILL
 	// on timeout or interruption.
 	Grace time.Duration
@@ -76,6 +78,9 @@ func Prepare(p *sandbox.Plan, log *slog.Logger) (s *Sandbox, err error) {
 		return nil, fmt.Errorf("%w: state dir: %v", ErrSetup, err)
 	}
 	if s.lock, err = runstate.Hold(p.StateDir); err != nil {
+		return nil, fmt.Errorf("%w: state dir: %v", ErrSetup, err)
+	}
+	if err := s.startHideServer(); err != nil {
 		return nil, fmt.Errorf("%w: state dir: %v", ErrSetup, err)
 	}
 	if err := os.WriteFile(filepath.Join(p.StateDir, runstate.PIDFile), []byte(runstate.OwnerStamp(os.Getpid())), 0o600); err != nil {
@@ -142,6 +147,7 @@ func (s *Sandbox) Close() error {
 	if s.cg != nil {
 		errs = append(errs, s.cg.Remove())
 	}
+	s.hideSrv.close()
 	errs = append(errs, os.RemoveAll(s.Plan.StateDir))
 	s.lock.Close()
 	return errors.Join(errs...)

@@ -72,8 +72,12 @@ func Preserve(c *config.Config, log *slog.Logger) (kept []string) {
 	defer func() { recordArtifacts(kept...) }()
 	chmodTree := func(dir string) {
 		// Sandboxes already running did not hide these dirs when they
-		// started: hide them there before they become readable.
-		native.HideInLiveSandboxes([]string{dir}, log)
+		// started: hide them there before they become readable, or keep
+		// them root's.
+		if err := native.HideInLiveSandboxes([]string{dir}, log); err != nil {
+			log.Warn("keeping " + dir + " readable by root only: a running sandbox could not hide it")
+			return
+		}
 		shareTree(dir, runGID(c))
 	}
 	failed := false

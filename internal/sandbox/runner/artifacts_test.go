@@ -3,6 +3,7 @@ package runner
 import (
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -128,9 +129,27 @@ func TestArtifactsKeepNoEnvValueAndStayHidden(t *testing.T) {
 // TestRunningSandboxCannotReadLaterRunsLogs: a sandbox hides, when it
 // starts, the logs it can find; a run that ends while it is still going
 // preserves new ones, which must be hidden inside it too before they
-// become readable (awf enters the running sandbox's mount namespace).
+// become readable (the running sandbox's awf hides them on request), also
+// when the two runs come from sibling PID namespaces that cannot see each
+// other's processes.
 func TestRunningSandboxCannotReadLaterRunsLogs(t *testing.T) {
 	testnet.Require(t)
+	for _, tc := range []struct {
+		name  string
+		pidns bool
+	}{{"same PID namespace", false}, {"sibling PID namespaces", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.pidns {
+				if _, err := exec.LookPath("unshare"); err != nil {
+					t.Skip("needs unshare(1)")
+				}
+			}
+			runningSandboxCannotReadLaterRunsLogs(t, tc.pidns)
+		})
+	}
+}
+
+func runningSandboxCannotReadLaterRunsLogs(t *testing.T, pidns bool) {
 	tmp := t.TempDir()
 	os.Chmod(tmp, 0o755)
 	os.Chmod(filepath.Dir(tmp), 0o755)
@@ -144,6 +163,9 @@ func TestRunningSandboxCannotReadLaterRunsLogs(t *testing.T) {
 	}, "\n")
 	a, aOut, aErr := awfCmd(t, nil, "--", scriptA)
 	a.Env = append(a.Env, "TMPDIR="+tmp)
+	if pidns {
+		inPIDNS(a)
+	}
 	if err := a.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -172,6 +194,9 @@ func TestRunningSandboxCannotReadLaterRunsLogs(t *testing.T) {
 	custom := filepath.Join(tmp, "custom-audit")
 	b, _, bErr := awfCmd(t, nil, "--audit-dir", custom, "--", "curl -s -m 5 -o /dev/null http://"+testnet.HostName(154)+"/; true")
 	b.Env = append(b.Env, "TMPDIR="+tmp)
+	if pidns {
+		inPIDNS(b)
+	}
 	if code := testnet.Run(t, b, 60*time.Second); code != 0 {
 		t.Fatalf("run B: exit %d\n%s", code, bErr)
 	}
@@ -196,7 +221,7 @@ func TestRunningSandboxCannotReadLaterRunsLogs(t *testing.T) {
 		t.Fatalf("run A did not finish its checks:\n%s\n%s", aOut, aErr)
 	}
 	if strings.Contains(aOut.String(), "READ ") || strings.Contains(aOut.String(), "LISTED ") {
-		t.Errorf("a running sandbox reads the logs of a run that ended after it started:\n%s\n%s", aOut, aErr)
+		t.Errorf("a running sandbox reads the logs of a run that ended after it started:\n%s\n%s\nrun B:\n%s", aOut, aErr, bErr)
 	}
-	t.Logf("checked %d files of run B from inside run A\n%s", len(files), bErr)
+	t.Logf("checked %d files of run B from inside run A", len(files))
 }

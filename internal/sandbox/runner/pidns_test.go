@@ -22,10 +22,6 @@ func TestRunsInTwoPIDNamespaces(t *testing.T) {
 	if _, err := exec.LookPath("unshare"); err != nil {
 		t.Skip("needs unshare(1)")
 	}
-	inPIDNS := func(cmd *exec.Cmd) {
-		cmd.Args = append([]string{"unshare", "--pid", "--fork", "--mount-proc", cmd.Path}, cmd.Args[1:]...)
-		cmd.Path, _ = exec.LookPath("unshare")
-	}
 	ws := workspace(t)
 	ready := filepath.Join(ws, "ready")
 	a, aOut, aErr := awfCmd(t, nil, "--", "touch "+ready+"; sleep 2; echo A-ok")
@@ -63,4 +59,10 @@ func TestRunsInTwoPIDNamespaces(t *testing.T) {
 	if code := a.ProcessState.ExitCode(); code != 0 || !strings.Contains(aOut.String(), "A-ok") {
 		t.Errorf("run A: exit %d, stdout %q\n%s", code, aOut, aErr)
 	}
+}
+
+// inPIDNS makes cmd start in a new PID namespace with its own /proc.
+func inPIDNS(cmd *exec.Cmd) {
+	cmd.Args = append([]string{"unshare", "--pid", "--fork", "--mount-proc", cmd.Path}, cmd.Args[1:]...)
+	cmd.Path, _ = exec.LookPath("unshare")
 }
