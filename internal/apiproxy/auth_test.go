@@ -195,3 +195,19 @@ func TestVertexProvider(t *testing.T) {
 		t.Errorf("/reflect lacks vertex: %s", refl)
 	}
 }
+
+// TestVertexModelPolicy: the model in a Vertex method path is subject to
+// the model policy like Gemini's (a disallowed model never goes upstream).
+func TestVertexModelPolicy(t *testing.T) {
+	cloud := fakecloud.Start(t, 0)
+	r := newEnvRig(t, map[string]string{"GOOGLE_API_KEY": "AIza-vertex-policy-key-000000000", "AWF_DISALLOWED_MODELS": `["gemini-2.5-pro"]`})
+	path := "/v1/projects/p/locations/us-central1/publishers/google/models/gemini-2.5-pro:generateContent"
+	resp, body := r.do("vertex", "POST", path, strings.NewReader(`{}`), nil)
+	if resp.StatusCode/100 != 4 || len(cloud.Seen()) != 0 {
+		t.Errorf("disallowed vertex model: %d %s (upstream saw %d)", resp.StatusCode, body, len(cloud.Seen()))
+	}
+	resp, _ = r.do("vertex", "POST", strings.Replace(path, "gemini-2.5-pro", "gemini-2.5-flash", 1), strings.NewReader(`{}`), nil)
+	if resp.StatusCode != 200 {
+		t.Errorf("allowed vertex model: %d", resp.StatusCode)
+	}
+}

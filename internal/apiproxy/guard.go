@@ -69,7 +69,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, st *reqState) boo
 		st.body = &requestBody{rc: r.Body, limit: MaxBodyBytes}
 		r.Body = st.body
 	}
-	if req.Model == "" && st.p.Name == "gemini" {
+	if req.Model == "" && (st.p.Name == "gemini" || st.p.Name == "vertex") { // model in the method path
 		req.Model = guards.GeminiPathModel(r.URL.Path)
 		if req.Model != "" && gc.NeedsModel() {
 			if m := s.resolveAlias(r.Context(), st, req.Model); m != "" {
