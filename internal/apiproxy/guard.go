@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -249,6 +250,45 @@ func (s *Server) withGuardReflect(extra map[string]any) map[string]any {
 		out[k] = v
 	}
 	return out
+}
+
+// validateRequestedModel checks apiProxy.requestedModel against the
+// configured providers' model lists at start-up and logs the outcome
+// (model_validation, or model_unavailable_at_startup as an error); it
+// never blocks or refuses anything, as the original.
+func (s *Server) validateRequestedModel() {
+	gc := s.guards.Config()
+	if gc.RequestedModel == "" {
+		return
+	}
+	lists := map[string][]string{}
+	var all []string
+	for _, p := range Providers {
+		if !s.cfg.Enabled(p) {
+			continue
+		}
+		if ms := s.catalogs.get(context.Background(), s, p, false); len(ms) > 0 {
+			lists[p.Name] = ms
+			all = append(all, ms...)
+		}
+	}
+	if len(all) == 0 {
+		s.log.Warn("model_validation_skipped", "requested_model", sanitize(gc.RequestedModel),
+			"message", "Cannot validate requested model — no model lists available from providers")
+		return
+	}
+	if prov, via, ok := gc.ValidateRequested(lists); ok {
+		s.log.Info("model_validation", "requested_model", sanitize(gc.RequestedModel), "resolved_via", via, "provider", prov,
+			"message", fmt.Sprintf("Requested model '%s' is available", sanitize(gc.RequestedModel)))
+		return
+	}
+	shown, more := all, ""
+	if len(all) > 20 {
+		shown, more = all[:20], fmt.Sprintf(" (and %d more)", len(all)-20)
+	}
+	s.log.Error("model_unavailable_at_startup", "requested_model", sanitize(gc.RequestedModel), "available_count", len(all),
+		"message", fmt.Sprintf("Requested model '%s' is not available in any configured provider's model list. This typically means the model is retired, restricted, or misspelled. Available models: %s%s",
+			sanitize(gc.RequestedModel), strings.Join(shown, ", "), more))
 }
 
 // GuardSnapshot is the run's spend against each budget so far.

@@ -709,3 +709,21 @@ func TestGuardMiddlePowerFallback(t *testing.T) {
 	}
 	r.waitEvents("model_fallback_activated", 1)
 }
+
+// TestGuardRequestedModelValidation: apiProxy.requestedModel is looked up
+// in the provider's list at start-up (directly or through an alias) and
+// the outcome is logged; nothing is refused.
+func TestGuardRequestedModelValidation(t *testing.T) {
+	aliases, _ := guards.ParseAliases(`{"models":{"sonnet":["anthropic/*sonnet*"]}}`)
+	for _, tt := range []struct{ model, event, via string }{
+		{"sonnet", "model_validation", `"resolved_via":"alias"`},
+		{"claude-haiku-4-5", "model_validation", `"resolved_via":"direct"`},
+		{"claude-retired-1", "model_unavailable_at_startup", `Available models: `},
+	} {
+		r := newRig(t, fakeprovider.NewAnthropic(fakeprovider.Reply{}), withGuards(guards.Config{Aliases: aliases, RequestedModel: tt.model}))
+		r.waitEvents(tt.event, 1)
+		if !strings.Contains(r.logs.String(), tt.via) {
+			t.Errorf("%s: log lacks %s:\n%s", tt.model, tt.via, r.logs.String())
+		}
+	}
+}

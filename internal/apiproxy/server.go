@@ -175,6 +175,7 @@ func (s *Server) Serve(ctx context.Context, lns map[string]net.Listener) error {
 		}()
 	}
 	s.log.Info("server_start", "listeners", len(lns))
+	go s.validateRequestedModel() // apiProxy.requestedModel, logged only (guard.go)
 	var err error
 	select {
 	case <-ctx.Done():

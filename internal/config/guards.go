@@ -25,14 +25,14 @@ type guardFlags struct {
 	defaultPricing, multipliersJSON, defaultMM string
 	maxRuns, maxTurns                          string
 	modelAliases, allowedModels, disallowed    string
-	providers, modelFallback                   string
+	providers, modelFallback, requestedModel   string
 }
 
 // GuardFlagNames are the flags registered by registerGuards, public first.
 var GuardFlagNames = []string{
 	"max-model-multiplier", "max-model-multiplier-cap", "max-permission-denied", "max-cache-misses", "enable-token-steering",
 	"max-effective-tokens", "max-ai-credits", "default-ai-credits-pricing", "effective-token-model-multipliers",
-	"effective-token-default-model-multiplier", "max-runs", "max-turns", "model-aliases", "allowed-models", "disallowed-models", "api-proxy-providers", "model-fallback",
+	"effective-token-default-model-multiplier", "max-runs", "max-turns", "model-aliases", "allowed-models", "disallowed-models", "api-proxy-providers", "model-fallback", "requested-model",
 }
 
 func registerGuards(fs *pflag.FlagSet) *guardFlags {
@@ -56,6 +56,7 @@ func registerGuards(fs *pflag.FlagSet) *guardFlags {
 		{&g.modelAliases, "model-aliases", "apiProxy.models: JSON object alias -> [patterns] or {patterns, fallback}"},
 		{&g.allowedModels, "allowed-models", "apiProxy.allowedModels: JSON array (or comma list) of model globs"},
 		{&g.disallowed, "disallowed-models", "apiProxy.disallowedModels: JSON array (or comma list) of model globs"},
+		{&g.requestedModel, "requested-model", "apiProxy.requestedModel: checked against the providers' model lists at start-up (logged only)"},
 		{&g.modelFallback, "model-fallback", `apiProxy.modelFallback: JSON {"enabled": bool, "strategy": "middle_power", "excludeEngines": [...]}`},
 		{&g.providers, "api-proxy-providers", "apiProxy.providers: JSON operator prices per provider (models.dev layout, USD per token)"},
 	}
@@ -152,6 +153,9 @@ func (g *guardFlags) build(apiProxy bool, agentTimeout time.Duration) (map[strin
 			return nil, errorf("Error: Invalid defaultAiCreditsPricing value (%v)", err)
 		}
 		env[guards.EnvDefaultPricing] = g.defaultPricing
+	}
+	if v := strings.TrimSpace(g.requestedModel); v != "" {
+		env[guards.EnvRequestedModel] = v
 	}
 	if g.modelFallback != "" {
 		if _, err := guards.ParseFallback(g.modelFallback); err != nil {

@@ -330,3 +330,26 @@ func sortByVersion(ms []string) []string {
 	})
 	return ms
 }
+
+// ValidateRequested looks for the requested model (apiProxy.requestedModel)
+// in the providers' catalogues, directly or through an alias, without the
+// fallback (only genuine matches count). via is "direct" or "alias".
+func (c *Config) ValidateRequested(catalogs map[string][]string) (provider, via string, ok bool) {
+	cc := *c
+	cc.ModelFallback.Disabled = true
+	names := make([]string, 0, len(catalogs))
+	for p := range catalogs {
+		names = append(names, p)
+	}
+	sort.Strings(names)
+	for _, p := range names {
+		if r, found := cc.resolve(c.RequestedModel, p, catalogs[p], nil, true, new([]string)); found {
+			via = "direct"
+			if !strings.EqualFold(r.Model, c.RequestedModel) {
+				via = "alias"
+			}
+			return p, via, true
+		}
+	}
+	return "", "", false
+}

@@ -27,6 +27,7 @@ type Config struct {
 	DisallowedModels    []string                    // AWF_DISALLOWED_MODELS
 	Aliases             map[string]Alias            // AWF_MODEL_ALIASES ({"models": {...}})
 	ModelFallback       Fallback                    // AWF_MODEL_FALLBACK (aliases.go)
+	RequestedModel      string                      // AWF_REQUESTED_MODEL: checked against the catalogues at start-up
 	Steering            bool                        // AWF_ENABLE_TOKEN_STEERING=true
 	AgentTimeout        time.Duration               // AWF_AGENT_TIMEOUT_MINUTES (time steering)
 }
@@ -55,6 +56,7 @@ const (
 	EnvSteering            = "AWF_ENABLE_TOKEN_STEERING"
 	EnvAgentTimeoutMinutes = "AWF_AGENT_TIMEOUT_MINUTES"
 	EnvModelFallback       = "AWF_MODEL_FALLBACK"
+	EnvRequestedModel      = "AWF_REQUESTED_MODEL"
 )
 
 // FromEnv reads the guard settings. Like the original, a value that does
@@ -98,6 +100,7 @@ func FromEnv(getenv func(string) string) (Config, []string) {
 	c.MaxCacheMisses = posInt(EnvMaxCacheMisses)
 	c.MaxPermissionDenied = posInt(EnvMaxPermissionDenied)
 	c.Steering = getenv(EnvSteering) == "true"
+	c.RequestedModel = strings.TrimSpace(getenv(EnvRequestedModel))
 	if m := posInt(EnvAgentTimeoutMinutes); m > 0 {
 		c.AgentTimeout = time.Duration(m) * time.Minute
 	}

@@ -538,3 +538,14 @@ func TestMiddlePowerFallback(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateRequested(t *testing.T) {
+	aliases, _ := ParseAliases(`{"models":{"sonnet":["anthropic/*sonnet*"]}}`)
+	lists := map[string][]string{"anthropic": {"claude-sonnet-4-5"}, "openai": {"gpt-5"}}
+	for _, tt := range []struct{ model, prov, via string }{{"sonnet", "anthropic", "alias"}, {"GPT-5", "openai", "direct"}, {"nope", "", ""}} {
+		c := Config{Aliases: aliases, RequestedModel: tt.model}
+		if p, via, _ := c.ValidateRequested(lists); p != tt.prov || via != tt.via {
+			t.Errorf("%s: %q %q", tt.model, p, via)
+		}
+	}
+}
