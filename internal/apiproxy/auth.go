@@ -192,7 +192,19 @@ func (s *Server) copilotAuth(pr *httputil.ProxyRequest, token string) {
 	default:
 		h.Set("Authorization", c.TokenPrefix+" "+c.GitHubToken)
 	}
-	h.Set("Copilot-Integration-Id", c.IntegrationID)
+	// Attribution and prompt-cache headers go to GitHub's Copilot hosts
+	// only, never to a BYOK provider (as the original): the integration id
+	// always, X-Initiator and X-Interaction-Id (one per run) unless the
+	// client sent its own.
+	if isCopilotHost(s.cfg.Targets["copilot"]) {
+		h.Set("Copilot-Integration-Id", c.IntegrationID)
+		if strings.TrimSpace(h.Get("X-Initiator")) == "" {
+			h.Set("X-Initiator", "agent")
+		}
+		if strings.TrimSpace(h.Get("X-Interaction-Id")) == "" {
+			h.Set("X-Interaction-Id", c.InteractionID)
+		}
+	}
 	if in.Method == http.MethodPost && c.CatalogTarget && in.Header.Get("X-Github-Api-Version") == "" {
 		switch in.URL.Path {
 		case "/auto":
@@ -201,6 +213,11 @@ func (s *Server) copilotAuth(pr *httputil.ProxyRequest, token string) {
 			h.Set("X-Github-Api-Version", copilotLegacyAutoAPIVersion)
 		}
 	}
+}
+
+// isCopilotHost: githubcopilot.com and its subdomains.
+func isCopilotHost(t string) bool {
+	return t == "githubcopilot.com" || strings.HasSuffix(t, ".githubcopilot.com")
 }
 
 // AuthHosts are the hosts the dynamic credentials' exchanges call (token

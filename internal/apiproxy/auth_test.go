@@ -50,7 +50,7 @@ func TestCopilotTenantsEndToEnd(t *testing.T) {
 		t.Run(c.host, func(t *testing.T) {
 			rec := &recorder{}
 			testnet.NewUpstreamFor(t, c.host, rec)
-			r := newEnvRig(t, map[string]string{"COPILOT_GITHUB_TOKEN": "Bearer " + testKeys["copilot"], "GITHUB_SERVER_URL": c.server})
+			r := newEnvRig(t, map[string]string{"COPILOT_GITHUB_TOKEN": "Bearer " + testKeys["copilot"], "GITHUB_SERVER_URL": c.server, "GITHUB_RUN_ID": "9001", "GITHUB_RUN_ATTEMPT": "2"})
 			for _, path := range []string{"/chat/completions", "/models"} {
 				method := "POST"
 				if path == "/models" {
@@ -63,7 +63,16 @@ func TestCopilotTenantsEndToEnd(t *testing.T) {
 				got := rec.last(t)
 				want(t, got.Host, c.host)
 				want(t, got.Header.Get("Authorization"), "token "+testKeys["copilot"])
-				want(t, got.Header.Get("Copilot-Integration-Id"), "agentic-workflows")
+				// Attribution headers only for GitHub's Copilot hosts (the
+				// original's rule), with one interaction id per run.
+				if strings.HasSuffix(c.host, ".githubcopilot.com") {
+					want(t, got.Header.Get("Copilot-Integration-Id"), "agentic-workflows")
+					want(t, got.Header.Get("X-Interaction-Id"), "9001-2")
+					want(t, got.Header.Get("X-Initiator"), "agent")
+				} else {
+					want(t, got.Header.Get("Copilot-Integration-Id"), "")
+					want(t, got.Header.Get("X-Interaction-Id"), "")
+				}
 			}
 		})
 	}
@@ -94,6 +103,7 @@ func TestCopilotBYOKRouting(t *testing.T) {
 	want(t, got.Header.Get("X-Title"), "awf")
 	want(t, got.Header.Get("X-Session-Id"), "run-42")
 	want(t, got.Header.Get("X-Api-Key"), "")
+	want(t, got.Header.Get("Copilot-Integration-Id"), "") // never to a BYOK provider
 	if !bytes.Contains(rec.body[len(rec.body)-1], []byte(`"anthropic/claude-sonnet-4"`)) {
 		t.Errorf("model name changed: %s", rec.body[len(rec.body)-1])
 	}

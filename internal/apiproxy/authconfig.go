@@ -44,7 +44,11 @@ type CopilotAuth struct {
 	IntegrationID string            // Copilot-Integration-Id (COPILOT_INTEGRATION_ID, default agentic-workflows)
 	ExtraHeaders  map[string]string // AWF_BYOK_EXTRA_HEADERS (+ x-session-id), BYOK requests only
 	SessionID     string            // AWF_PROVIDER_SESSION_ID
-	CatalogTarget bool              // the target is a GitHub Copilot endpoint
+	// InteractionID is X-Interaction-Id: <GITHUB_RUN_ID>-<GITHUB_RUN_ATTEMPT>,
+	// else a random UUID, fixed for the process (Copilot keys its prompt
+	// cache on it).
+	InteractionID string
+	CatalogTarget bool // the target is a GitHub Copilot endpoint
 	AzureBYOK     bool
 }
 
@@ -107,6 +111,16 @@ func authFromEnv(getenv func(string) string, c *Config) {
 	cp := CopilotAuth{IntegrationID: strings.TrimSpace(getenv("COPILOT_INTEGRATION_ID")), SessionID: strings.TrimSpace(getenv("AWF_PROVIDER_SESSION_ID"))}
 	if cp.IntegrationID == "" {
 		cp.IntegrationID = "agentic-workflows"
+	}
+	cp.InteractionID = requestID("") // a random UUID
+	if run := strings.TrimSpace(getenv("GITHUB_RUN_ID")); run != "" {
+		attempt := strings.TrimSpace(getenv("GITHUB_RUN_ATTEMPT"))
+		if attempt == "" {
+			attempt = "1"
+		}
+		if id := run + "-" + attempt; validRequestID.MatchString(id) {
+			cp.InteractionID = id
+		}
 	}
 	cp.GitHubToken = stripTokenPrefix(getenv("COPILOT_GITHUB_TOKEN"))
 	for _, n := range []string{"COPILOT_PROVIDER_API_KEY", "COPILOT_API_KEY"} {

@@ -66,7 +66,7 @@ var providerTable = []providerFlag{
 }
 
 // Host variables passed to the api-proxy as they are (never to the agent).
-var providerPassthrough = []string{"GOOGLE_API_KEY", "GITHUB_API_URL", "COPILOT_INTEGRATION_ID"}
+var providerPassthrough = []string{"GOOGLE_API_KEY", "GITHUB_API_URL", "COPILOT_INTEGRATION_ID", "GITHUB_RUN_ID", "GITHUB_RUN_ATTEMPT"}
 
 func registerProviders(fs *pflag.FlagSet) *providerFlags {
 	p := &providerFlags{fs: fs, str: map[string]*string{}}
