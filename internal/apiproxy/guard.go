@@ -48,7 +48,11 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, st *reqState) boo
 			s.finish(st, usage.Usage{})
 			return false
 		}
+		st.inbound = int64(len(body))
 		body = s.transformBody(r, st, body)
+		if s.guards.Config().CaptureBlocked != "" {
+			st.held = body // for the blocked-request record
+		}
 		var all []string
 		req.Model, all = guards.ScanModels(body)
 		// A body with the key twice: parsers differ on which one counts,
@@ -92,6 +96,9 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, st *reqState) boo
 // status and JSON body, and a warn line named after the guard.
 func (s *Server) refuse(w http.ResponseWriter, st *reqState, d guards.Decision) bool {
 	s.log.Warn(d.Rule, append([]any{"request_id", st.id, "provider", st.p.Name}, d.Fields...)...)
+	if mode := s.guards.Config().CaptureBlocked; mode != "" {
+		s.blockedDiag(st, d, mode)
+	}
 	st.status = d.Status
 	writeJSON(w, d.Status, d.Body)
 	s.finish(st, usage.Usage{})
@@ -136,6 +143,49 @@ func readBody(r io.Reader, n int64) ([]byte, error) {
 	more, err := io.ReadAll(r)
 	return append(b, more...), err
 }
+
+// blockedDiag appends the refused request's body shape to
+// blocked-request-diag.jsonl (apiProxy.diagnostics.captureBlockedRequests).
+// A body the guards did not need to read is read now, up to the limit:
+// the request is refused anyway.
+func (s *Server) blockedDiag(st *reqState, d guards.Decision, mode string) {
+	if s.cfg.TokenLogDir == "" {
+		return
+	}
+	body, inbound := st.held, st.inbound
+	if body == nil && st.body != nil {
+		body, _ = io.ReadAll(io.LimitReader(st.body, MaxBodyBytes))
+		inbound = int64(len(body))
+	}
+	totals := map[string]any{}
+	for i := 0; i+1 < len(d.Fields); i += 2 {
+		k, _ := d.Fields[i].(string)
+		totals[k] = d.Fields[i+1]
+	}
+	rec := guards.BodyShape(body, mode, s.guards.Config().MaxCaptureBytes)
+	for k, v := range map[string]any{
+		"_schema": "blocked-request-diag/v" + usage.SchemaVersion, "timestamp": usage.Timestamp(time.Now()), "event": "blocked_request_diag",
+		"capture_mode": mode, "request_id": st.id, "provider": st.p.Name, "path": sanitize(st.path), "guard_type": d.Rule,
+		"guard_totals": totals, "body_transformed": int64(len(body)) != inbound, "inbound_bytes": inbound,
+	} {
+		rec[k] = v
+	}
+	line, err := json.Marshal(rec)
+	if err != nil {
+		return
+	}
+	diagMu.Lock()
+	defer diagMu.Unlock()
+	f, err := os.OpenFile(filepath.Join(s.cfg.TokenLogDir, guards.DiagFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		s.log.Warn("blocked_request_diag_error", "error", sanitize(err.Error()))
+		return
+	}
+	f.Write(append(line, '\n'))
+	f.Close()
+}
+
+var diagMu sync.Mutex
 
 // transformBody applies alias rewriting and steering to a buffered body,
 // as the original's transform pipeline does before its guards run.

@@ -727,3 +727,34 @@ func TestGuardRequestedModelValidation(t *testing.T) {
 		}
 	}
 }
+
+// TestGuardBlockedRequestDiag: with apiProxy.diagnostics.captureBlockedRequests
+// a refused request leaves a record of its body's shape (no content in
+// summary mode), named after the guard with its totals.
+func TestGuardBlockedRequestDiag(t *testing.T) {
+	fake := fakeprovider.NewOpenAI(fakeprovider.Reply{})
+	r := newRig(t, fake, withGuards(guards.Config{MaxRuns: 1, CaptureBlocked: "summary"}))
+	body := `{"model":"gpt-5","messages":[{"role":"user","content":"SECRET-PROMPT-TEXT"}]}`
+	r.do("openai", "POST", "/v1/chat/completions", post(body), jsonCT)
+	r.waitEvents("request_complete", 1)
+	if resp, _ := r.do("openai", "POST", "/v1/chat/completions", post(body), jsonCT); resp.StatusCode != 429 {
+		t.Fatalf("%d", resp.StatusCode)
+	}
+	r.stop()
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(r.tokens), guards.DiagFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec map[string]any
+	if err := json.Unmarshal(b, &rec); err != nil {
+		t.Fatalf("%s: %v", b, err)
+	}
+	totals, _ := rec["guard_totals"].(map[string]any)
+	if rec["event"] != "blocked_request_diag" || rec["guard_type"] != "max_runs_exceeded" || rec["capture_mode"] != "summary" ||
+		totals["invocation_count"] != 1.0 || rec["message_count"] != 1.0 || rec["model"] != "gpt-5" || !strings.HasPrefix(rec["_schema"].(string), "blocked-request-diag/v") {
+		t.Fatalf("record %s", b)
+	}
+	if strings.Contains(string(b), "SECRET-PROMPT-TEXT") {
+		t.Fatal("summary mode captured content")
+	}
+}

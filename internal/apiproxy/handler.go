@@ -32,8 +32,10 @@ type reqState struct {
 	upstream string
 	cred     string // a run-time access token for this request (auth.go); never logged
 
-	ticket *guards.Ticket // admitted by the guards; settled in finish
-	model  string         // the model the request named, for pricing
+	ticket  *guards.Ticket // admitted by the guards; settled in finish
+	model   string         // the model the request named, for pricing
+	held    []byte         // the body as sent upstream, when the guards read it
+	inbound int64          // its size as the agent sent it
 
 	once      sync.Once
 	end       func(status int, streaming bool, u usage.Usage) // Config.Hook's; nil: none

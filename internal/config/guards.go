@@ -26,13 +26,14 @@ type guardFlags struct {
 	maxRuns, maxTurns                          string
 	modelAliases, allowedModels, disallowed    string
 	providers, modelFallback, requestedModel   string
+	captureBlocked, maxCaptured                string
 }
 
 // GuardFlagNames are the flags registered by registerGuards, public first.
 var GuardFlagNames = []string{
 	"max-model-multiplier", "max-model-multiplier-cap", "max-permission-denied", "max-cache-misses", "enable-token-steering",
 	"max-effective-tokens", "max-ai-credits", "default-ai-credits-pricing", "effective-token-model-multipliers",
-	"effective-token-default-model-multiplier", "max-runs", "max-turns", "model-aliases", "allowed-models", "disallowed-models", "api-proxy-providers", "model-fallback", "requested-model",
+	"effective-token-default-model-multiplier", "max-runs", "max-turns", "model-aliases", "allowed-models", "disallowed-models", "api-proxy-providers", "model-fallback", "requested-model", "capture-blocked-requests", "max-captured-bytes",
 }
 
 func registerGuards(fs *pflag.FlagSet) *guardFlags {
@@ -57,6 +58,8 @@ func registerGuards(fs *pflag.FlagSet) *guardFlags {
 		{&g.allowedModels, "allowed-models", "apiProxy.allowedModels: JSON array (or comma list) of model globs"},
 		{&g.disallowed, "disallowed-models", "apiProxy.disallowedModels: JSON array (or comma list) of model globs"},
 		{&g.requestedModel, "requested-model", "apiProxy.requestedModel: checked against the providers' model lists at start-up (logged only)"},
+		{&g.captureBlocked, "capture-blocked-requests", "apiProxy.diagnostics.captureBlockedRequests: false|true|summary|redacted|full"},
+		{&g.maxCaptured, "max-captured-bytes", "apiProxy.diagnostics.maxCapturedBytes (full mode; default 250000)"},
 		{&g.modelFallback, "model-fallback", `apiProxy.modelFallback: JSON {"enabled": bool, "strategy": "middle_power", "excludeEngines": [...]}`},
 		{&g.providers, "api-proxy-providers", "apiProxy.providers: JSON operator prices per provider (models.dev layout, USD per token)"},
 	}
@@ -156,6 +159,16 @@ func (g *guardFlags) build(apiProxy bool, agentTimeout time.Duration) (map[strin
 	}
 	if v := strings.TrimSpace(g.requestedModel); v != "" {
 		env[guards.EnvRequestedModel] = v
+	}
+	switch v := strings.TrimSpace(g.captureBlocked); v {
+	case "", "false", "0":
+	case "true", "1", "summary", "redacted", "full":
+		env[guards.EnvCaptureBlocked] = v
+	default:
+		return nil, errorf("Error: Invalid captureBlockedRequests value %q (expected false, true, summary, redacted or full)", v)
+	}
+	if err := posInt("maxCapturedBytes", g.maxCaptured, guards.EnvMaxCaptureBytes); err != nil {
+		return nil, err
 	}
 	if g.modelFallback != "" {
 		if _, err := guards.ParseFallback(g.modelFallback); err != nil {

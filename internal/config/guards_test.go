@@ -59,6 +59,10 @@ func TestGuardFlagsMaxTurnsWins(t *testing.T) {
 	if err != nil || c.APIProxy.GuardEnv[guards.EnvModelFallback] != `{"enabled":false}` {
 		t.Fatalf("model fallback: %v %v", c.APIProxy.GuardEnv, err)
 	}
+	c, _, err = build(t, []string{"--enable-api-proxy", "--capture-blocked-requests", "redacted", "--max-captured-bytes", "1000", "--requested-model", "gpt-5", "--", "true"}, nil)
+	if err != nil || c.APIProxy.GuardEnv[guards.EnvCaptureBlocked] != "redacted" || c.APIProxy.GuardEnv[guards.EnvMaxCaptureBytes] != "1000" || c.APIProxy.GuardEnv[guards.EnvRequestedModel] != "gpt-5" {
+		t.Fatalf("diagnostics: %v %v", c.APIProxy.GuardEnv, err)
+	}
 	c, _, err = build(t, []string{"--enable-api-proxy", "--", "true"}, nil)
 	if err != nil || len(c.APIProxy.GuardEnv) != 0 {
 		t.Fatalf("no guard flags: %v %v", c.APIProxy.GuardEnv, err)
@@ -80,6 +84,7 @@ func TestGuardFlagErrors(t *testing.T) {
 		{[]string{"--enable-api-proxy", "--model-aliases", `{"a":5}`}, "Error: Invalid apiProxy.models value"},
 		{[]string{"--enable-api-proxy", "--allowed-models", `[1`}, "Error: Invalid allowedModels value"},
 		{[]string{"--enable-api-proxy", "--default-ai-credits-pricing", `{"input":1}`}, "Error: Invalid defaultAiCreditsPricing value"},
+		{[]string{"--enable-api-proxy", "--capture-blocked-requests", "all"}, `Error: Invalid captureBlockedRequests value "all"`},
 	} {
 		_, _, err := build(t, append(tt.argv, "--", "true"), nil)
 		if err == nil || !strings.HasPrefix(err.Error(), tt.want) {

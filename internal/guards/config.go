@@ -28,6 +28,8 @@ type Config struct {
 	Aliases             map[string]Alias            // AWF_MODEL_ALIASES ({"models": {...}})
 	ModelFallback       Fallback                    // AWF_MODEL_FALLBACK (aliases.go)
 	RequestedModel      string                      // AWF_REQUESTED_MODEL: checked against the catalogues at start-up
+	CaptureBlocked      string                      // AWF_CAPTURE_BLOCKED_LLM_REQUESTS: "", summary, redacted, full (diag.go)
+	MaxCaptureBytes     int                         // AWF_MAX_BLOCKED_CAPTURE_BYTES (full mode)
 	Steering            bool                        // AWF_ENABLE_TOKEN_STEERING=true
 	AgentTimeout        time.Duration               // AWF_AGENT_TIMEOUT_MINUTES (time steering)
 }
@@ -101,6 +103,8 @@ func FromEnv(getenv func(string) string) (Config, []string) {
 	c.MaxPermissionDenied = posInt(EnvMaxPermissionDenied)
 	c.Steering = getenv(EnvSteering) == "true"
 	c.RequestedModel = strings.TrimSpace(getenv(EnvRequestedModel))
+	c.CaptureBlocked = CaptureMode(getenv(EnvCaptureBlocked))
+	c.MaxCaptureBytes = int(posInt(EnvMaxCaptureBytes))
 	if m := posInt(EnvAgentTimeoutMinutes); m > 0 {
 		c.AgentTimeout = time.Duration(m) * time.Minute
 	}
