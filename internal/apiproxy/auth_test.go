@@ -86,16 +86,21 @@ func TestCopilotBYOKRouting(t *testing.T) {
 	rec := &recorder{}
 	up := testnet.NewUpstream(t, rec)
 	r := newEnvRig(t, map[string]string{
-		"COPILOT_API_KEY":           testKeys["copilot"],
-		"COPILOT_PROVIDER_BASE_URL": "https://" + up.Name + "/api/v1",
-		"AWF_BYOK_EXTRA_HEADERS":    `{"HTTP-Referer":"https://github.com/acme/repo","X-Title":"awf","Authorization":"Bearer evil","x-api-key":"evil"}`,
-		"AWF_PROVIDER_SESSION_ID":   "run-42",
+		"COPILOT_API_KEY":            testKeys["copilot"],
+		"COPILOT_PROVIDER_BASE_URL":  "https://" + up.Name + "/api/v1",
+		"AWF_BYOK_EXTRA_HEADERS":     `{"HTTP-Referer":"https://github.com/acme/repo","X-Title":"awf","Authorization":"Bearer evil","x-api-key":"evil"}`,
+		"AWF_PROVIDER_SESSION_ID":    "run-42",
+		"AWF_BYOK_EXTRA_BODY_FIELDS": `{"provider_hint":"fast","session_id":"kept-from-config"}`,
 	})
-	resp, body := r.do("copilot", "POST", "/chat/completions", strings.NewReader(`{"model":"anthropic/claude-sonnet-4"}`), nil)
+	resp, body := r.do("copilot", "POST", "/chat/completions", strings.NewReader(`{"model":"anthropic/claude-sonnet-4"}`), map[string]string{"Content-Type": "application/json"})
 	if resp.StatusCode != 200 {
 		t.Fatalf("%d %s", resp.StatusCode, body)
 	}
 	got := rec.last(t)
+	sent := string(rec.body[len(rec.body)-1])
+	if !strings.Contains(sent, `"provider_hint":"fast"`) || !strings.Contains(sent, `"session_id":"kept-from-config"`) {
+		t.Errorf("extra body fields not added: %s", sent)
+	}
 	want(t, got.Host, up.Name)
 	want(t, got.URL.Path, "/api/v1/chat/completions")
 	want(t, got.Header.Get("Authorization"), "Bearer "+testKeys["copilot"])

@@ -43,6 +43,7 @@ type CopilotAuth struct {
 	TokenPrefix   string
 	IntegrationID string            // Copilot-Integration-Id (COPILOT_INTEGRATION_ID, default agentic-workflows)
 	ExtraHeaders  map[string]string // AWF_BYOK_EXTRA_HEADERS (+ x-session-id), BYOK requests only
+	ExtraBody     map[string]string // AWF_BYOK_EXTRA_BODY_FIELDS (+ session_id), added to BYOK JSON bodies when absent
 	SessionID     string            // AWF_PROVIDER_SESSION_ID
 	// InteractionID is X-Interaction-Id: <GITHUB_RUN_ID>-<GITHUB_RUN_ATTEMPT>,
 	// else a random UUID, fixed for the process (Copilot keys its prompt
@@ -151,7 +152,12 @@ func authFromEnv(getenv func(string) string, c *Config) {
 	var w []string
 	cp.ExtraHeaders, w = parseExtraHeaders(getenv("AWF_BYOK_EXTRA_HEADERS"))
 	c.Warnings = append(c.Warnings, w...)
+	cp.ExtraBody, w = parseExtraBody(getenv("AWF_BYOK_EXTRA_BODY_FIELDS"))
+	c.Warnings = append(c.Warnings, w...)
 	if cp.SessionID != "" {
+		if _, ok := cp.ExtraBody["session_id"]; !ok {
+			cp.ExtraBody["session_id"] = cp.SessionID
+		}
 		has := false
 		for k := range cp.ExtraHeaders {
 			has = has || strings.EqualFold(k, "x-session-id")
@@ -258,6 +264,29 @@ func parseExtraHeaders(raw string) (map[string]string, []string) {
 			out[http1Canonical(k)] = s
 		}
 	}
+	return out, warns
+}
+
+// parseExtraBody reads AWF_BYOK_EXTRA_BODY_FIELDS: a JSON object of
+// string values.
+func parseExtraBody(raw string) (map[string]string, []string) {
+	out := map[string]string{}
+	if strings.TrimSpace(raw) == "" {
+		return out, nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(raw), &m); err != nil || m == nil {
+		return out, []string{"AWF_BYOK_EXTRA_BODY_FIELDS: expected a JSON object; ignoring extra body fields"}
+	}
+	var warns []string
+	for k, v := range m {
+		if s, ok := v.(string); ok && k != "__proto__" && k != "constructor" && k != "prototype" {
+			out[k] = s
+		} else {
+			warns = append(warns, fmt.Sprintf("AWF_BYOK_EXTRA_BODY_FIELDS: value for %q must be a string; skipping", k))
+		}
+	}
+	sort.Strings(warns)
 	return out, warns
 }
 

@@ -62,6 +62,7 @@ var providerTable = []providerFlag{
 	{"copilot-provider-type", "COPILOT_PROVIDER_TYPE", "COPILOT_PROVIDER_TYPE", "apiProxy.modelRouter.providerType: BYOK provider type (openai, azure, anthropic)", true},
 	{"copilot-provider-base-url", "COPILOT_PROVIDER_BASE_URL", "COPILOT_PROVIDER_BASE_URL", "apiProxy.modelRouter.baseUrl: BYOK endpoint (its host and path become the Copilot target)", true},
 	{"copilot-byok-extra-headers", "AWF_BYOK_EXTRA_HEADERS", "AWF_BYOK_EXTRA_HEADERS", "apiProxy.targets.copilot.extraHeaders: JSON object of headers for BYOK requests", true},
+	{"copilot-byok-extra-body-fields", "AWF_BYOK_EXTRA_BODY_FIELDS", "AWF_BYOK_EXTRA_BODY_FIELDS", "apiProxy.targets.copilot.extraBodyFields: JSON object of string fields added to BYOK request bodies", true},
 	{"copilot-byok-session-id", "AWF_PROVIDER_SESSION_ID", "AWF_PROVIDER_SESSION_ID", "apiProxy.targets.copilot.sessionId: x-session-id for BYOK requests", true},
 }
 
