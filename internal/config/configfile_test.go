@@ -100,7 +100,7 @@ func TestConfigFileErrors(t *testing.T) {
 // TestConfigFileNotices: Docker-only keys, keys whose flag is not built
 // yet, and booleans that ask for nothing.
 func TestConfigFileNotices(t *testing.T) {
-	files := map[string]string{"/c/a.json": `{"$schema":"x","apiProxy":{"enabled":true,"requestedModel":"gpt-5"},
+	files := map[string]string{"/c/a.json": `{"$schema":"x","apiProxy":{"enabled":true,"logging":{"debugTokens":true}},
 	  "container":{"imageTag":"0.28.4,squid=sha256:abc","enableDind":false,"skipPull":false},
 	  "network":{"isolation":true,"topologyAttach":["awmg-mcpg"]},
 	  "chroot":{"binariesSourcePath":"/x"}}`}
@@ -112,7 +112,7 @@ func TestConfigFileNotices(t *testing.T) {
 	for _, w := range []string{
 		"WARN config key container.imageTag (--image-tag) is a Docker-runtime flag and is ignored by the native runtime",
 		"WARN config key network.topologyAttach (--topology-attach) is a Docker-runtime flag",
-		"WARN config key apiProxy.requestedModel (--requested-model) is not yet supported by this awf and is ignored",
+		"WARN config key apiProxy.logging.debugTokens (--debug-tokens) is not yet supported by this awf and is ignored", // requestedModel is supported now (guards.go)
 		"WARN config key chroot.binariesSourcePath has no effect: chroot mode",
 		"DEBUG config key apiProxy.enabled has no effect: the API proxy is always on",
 	} {
