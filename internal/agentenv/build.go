@@ -288,7 +288,7 @@ func providerVars(in Input) map[string]string {
 	if k.Copilot() {
 		p["COPILOT_API_URL"] = base(PortCopilot)
 	}
-	if k.CopilotAPIKey != "" {
+	if hasBYOK(k) {
 		p["COPILOT_OFFLINE"] = "true"
 		p["COPILOT_PROVIDER_BASE_URL"] = base(PortCopilot)
 	}

@@ -44,7 +44,7 @@ var (
 	hasAnthropic = func(k config.Keys) bool { return k.Anthropic != "" || k.Keyless == "anthropic" }
 	hasCopilot   = func(k config.Keys) bool { return k.Copilot() }
 	hasCopilotGH = func(k config.Keys) bool { return k.CopilotGitHubToken != "" }
-	hasBYOK      = func(k config.Keys) bool { return k.CopilotAPIKey != "" }
+	hasBYOK      = func(k config.Keys) bool { return k.CopilotAPIKey != "" || k.KeylessCopilot }
 )
 
 // placeholderRules is the table of placeholders, with the API proxy on.

@@ -44,3 +44,19 @@ func TestVertexAndKeylessContract(t *testing.T) {
 	}
 	_ = config.Keys{}
 }
+
+// TestKeylessCopilotBYOKContract: OIDC serving Copilot's BYOK path gives the
+// command the BYOK contract (offline mode, provider base URL on the proxy,
+// placeholders), not the real endpoint.
+func TestKeylessCopilotBYOKContract(t *testing.T) {
+	host := map[string]string{"SUDO_UID": "1001", "COPILOT_PROVIDER_BASE_URL": "https://secret-res.openai.azure.com/openai/v1"}
+	in := input(host, true)
+	in.Keys.Keyless, in.Keys.KeylessCopilot = "azure", true
+	a := BuildResult(in).Agent
+	for k, v := range map[string]string{"COPILOT_OFFLINE": "true", "COPILOT_PROVIDER_BASE_URL": "http://172.30.0.30:10002",
+		"COPILOT_API_URL": "http://172.30.0.30:10002", "COPILOT_PROVIDER_API_KEY": CopilotPlaceholder} {
+		if a[k] != v {
+			t.Errorf("%s = %q, want %q", k, a[k], v)
+		}
+	}
+}

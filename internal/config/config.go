@@ -107,6 +107,10 @@ type Keys struct {
 	// anthropic) when apiProxy.auth.type is github-oidc: the provider is
 	// served without a key (providers.go). Not a secret.
 	Keyless string
+	// KeylessCopilot: the OIDC credential also serves Copilot's BYOK path
+	// (a cloud provider, COPILOT_PROVIDER_BASE_URL set, no static Copilot
+	// credential), so the command gets the BYOK contract.
+	KeylessCopilot bool
 }
 
 // Any reports whether at least one key is present.
@@ -125,7 +129,9 @@ func (k Keys) Values() []string {
 }
 
 // Copilot reports whether either Copilot credential is present.
-func (k Keys) Copilot() bool { return k.CopilotGitHubToken != "" || k.CopilotAPIKey != "" }
+func (k Keys) Copilot() bool {
+	return k.CopilotGitHubToken != "" || k.CopilotAPIKey != "" || k.KeylessCopilot
+}
 
 // RateLimit is the api-proxy's per-provider limiter. It is opt-in.
 type RateLimit struct {

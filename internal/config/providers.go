@@ -206,6 +206,8 @@ func (f *Flags) buildProviders(env map[string]string, c *Config) ([]Warning, []s
 		if c.APIProxy.Keys.Keyless == "" {
 			c.APIProxy.Keys.Keyless = "azure"
 		}
+		k := &c.APIProxy.Keys
+		k.KeylessCopilot = k.Keyless != "anthropic" && side["COPILOT_PROVIDER_BASE_URL"] != "" && k.CopilotGitHubToken == "" && k.CopilotAPIKey == ""
 	}
 	return warns, exclude, nil
 }

@@ -128,3 +128,32 @@ func stringify(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// TestCopilotBYOKKeys: the original's COPILOT_PROVIDER_API_KEY counts as
+// the BYOK key unless it is a placeholder; keyless cloud auth with a BYOK
+// base URL serves Copilot too.
+func TestCopilotBYOKKeys(t *testing.T) {
+	for _, c := range []struct {
+		env            map[string]string
+		key            string
+		keylessCopilot bool
+	}{
+		{map[string]string{"COPILOT_PROVIDER_API_KEY": "sk-or-real"}, "sk-or-real", false},
+		{map[string]string{"COPILOT_PROVIDER_API_KEY": "ghu_" + strings.Repeat("a", 36)}, "", false},
+		{map[string]string{"COPILOT_API_KEY": "k1", "COPILOT_PROVIDER_API_KEY": "k2"}, "k1", false},
+		{map[string]string{"AWF_AUTH_TYPE": "github-oidc", "AWF_AUTH_PROVIDER": "azure", "COPILOT_PROVIDER_BASE_URL": "https://r.openai.azure.com/openai/v1"}, "", true},
+		{map[string]string{"AWF_AUTH_TYPE": "github-oidc", "AWF_AUTH_PROVIDER": "anthropic", "COPILOT_PROVIDER_BASE_URL": "https://x.example"}, "", false},
+	} {
+		env := map[string]string{"SUDO_UID": "1001"}
+		for k, v := range c.env {
+			env[k] = v
+		}
+		cfg, _, err := buildArgv(t, []string{"--", "true"}, nil, env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k := cfg.APIProxy.Keys; k.CopilotAPIKey != c.key || k.KeylessCopilot != c.keylessCopilot {
+			t.Errorf("%v: BYOK key %q keyless copilot %v", c.env, k.CopilotAPIKey, k.KeylessCopilot)
+		}
+	}
+}

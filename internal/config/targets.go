@@ -116,10 +116,24 @@ func ReadKeys(env map[string]string) Keys {
 		OpenAI:             get("OPENAI_API_KEY"),
 		Anthropic:          get("ANTHROPIC_API_KEY"),
 		CopilotGitHubToken: get("COPILOT_GITHUB_TOKEN"),
-		CopilotAPIKey:      get("COPILOT_API_KEY"),
+		CopilotAPIKey:      byokKey(get("COPILOT_API_KEY"), get("COPILOT_PROVIDER_API_KEY")),
 		Gemini:             get("GEMINI_API_KEY"),
 		Google:             get("GOOGLE_API_KEY"),
 	}
+}
+
+// byokKey is the Copilot BYOK key: COPILOT_API_KEY, else the original's
+// COPILOT_PROVIDER_API_KEY unless it holds one of the placeholders gh-aw
+// and awf put there (never a real key).
+func byokKey(apiKey, providerKey string) string {
+	if apiKey != "" {
+		return apiKey
+	}
+	switch providerKey {
+	case "ghu_" + strings.Repeat("a", 36), "dummy-byok-key-for-offline-mode", "placeholder-token-for-credential-isolation":
+		return ""
+	}
+	return providerKey
 }
 
 func apiProxyNotices(k Keys, command string) []Warning {
