@@ -167,7 +167,7 @@ func checkReflect(t *testing.T, p string) {
 		} `json:"endpoints"`
 		Complete bool `json:"models_fetch_complete"`
 	}
-	if err := json.Unmarshal(b, &d); err != nil || !d.Complete || len(d.Endpoints) != 4 {
+	if err := json.Unmarshal(b, &d); err != nil || !d.Complete || len(d.Endpoints) != 5 { // the original's five ports, 10000-10004
 		t.Fatalf("%s: %v\n%s", p, err, b)
 	}
 	configured := map[string]bool{}
