@@ -27,6 +27,9 @@ const (
 	// GeminiPlaceholder is always given when the API proxy is on, so the
 	// Gemini CLI's auth check passes and the proxy answers 503 if no key.
 	GeminiPlaceholder = "gemini-api-key-placeholder-for-credential-isolation"
+	// GooglePlaceholder is GOOGLE_API_KEY with a Vertex key on the host, so
+	// the Gemini CLI's and @google/genai's Vertex (express mode) checks pass.
+	GooglePlaceholder = "google-api-key-placeholder-for-credential-isolation"
 )
 
 // placeholderRule is one placeholder variable: its value and the host
@@ -44,6 +47,7 @@ var (
 	hasAnthropic = func(k config.Keys) bool { return k.Anthropic != "" || k.Keyless == "anthropic" }
 	hasCopilot   = func(k config.Keys) bool { return k.Copilot() }
 	hasCopilotGH = func(k config.Keys) bool { return k.CopilotGitHubToken != "" }
+	hasGoogle    = func(k config.Keys) bool { return k.Google != "" }
 	hasBYOK      = func(k config.Keys) bool { return k.CopilotAPIKey != "" || k.KeylessCopilot }
 )
 
@@ -57,6 +61,7 @@ var placeholderRules = []placeholderRule{
 	{"OPENAI_API_KEY", OpenAIPlaceholder, hasOpenAI},
 	{"CODEX_API_KEY", OpenAIPlaceholder, hasOpenAI},
 	{"GEMINI_API_KEY", GeminiPlaceholder, always},
+	{"GOOGLE_API_KEY", GooglePlaceholder, hasGoogle},
 }
 
 // PlaceholderFor is the placeholder awf gives for a variable ("" if none).

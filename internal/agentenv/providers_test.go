@@ -19,7 +19,7 @@ func TestVertexAndKeylessContract(t *testing.T) {
 		want    map[string]string
 		absent  []string
 	}{
-		{"azure", map[string]string{"OPENAI_BASE_URL": "http://172.30.0.30:10000/v1", "OPENAI_API_KEY": OpenAIPlaceholder, "GOOGLE_VERTEX_BASE_URL": "http://172.30.0.30:10004"}, []string{"ANTHROPIC_BASE_URL"}},
+		{"azure", map[string]string{"OPENAI_BASE_URL": "http://172.30.0.30:10000/v1", "OPENAI_API_KEY": OpenAIPlaceholder, "GOOGLE_VERTEX_BASE_URL": "http://172.30.0.30:10004", "GOOGLE_API_KEY": GooglePlaceholder}, []string{"ANTHROPIC_BASE_URL"}},
 		{"anthropic", map[string]string{"ANTHROPIC_BASE_URL": "http://172.30.0.30:10001", "ANTHROPIC_AUTH_TOKEN": AnthropicPlaceholder}, []string{"OPENAI_BASE_URL"}},
 	} {
 		in := input(host, true)
