@@ -214,7 +214,8 @@ func (s *Server) modifyResponse(resp *http.Response) error {
 			"upstream_host", st.upstream, "hint", "the upstream rejected the injected credential; check the key given to awf")
 	}
 	track := resp.StatusCode/100 == 2 || resp.StatusCode == http.StatusSwitchingProtocols
-	st.isSSE = strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream")
+	st.isSSE = strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") ||
+		strings.HasPrefix(resp.Header.Get("Content-Type"), usage.MediaEventStream) // Bedrock streaming
 	rb := &responseBody{s: s, st: st, rc: resp.Body}
 	switch {
 	case resp.StatusCode == http.StatusSwitchingProtocols:

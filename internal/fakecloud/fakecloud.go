@@ -21,6 +21,7 @@ import (
 
 	"github.com/awf-dev/awf/internal/sigv4"
 	"github.com/awf-dev/awf/internal/testnet"
+	"github.com/awf-dev/awf/internal/usage"
 )
 
 // Host names (all in testnet.Providers).
@@ -226,6 +227,20 @@ func (c *Cloud) upstream(host string, w http.ResponseWriter, r *http.Request, bo
 	json.Unmarshal(body, &req)
 	stream := req.Stream || strings.Contains(r.URL.Path, "stream")
 	switch {
+	case host == BedrockHost && stream: // ConverseStream: AWS event-stream framing
+		w.Header().Set("Content-Type", usage.MediaEventStream)
+		w.WriteHeader(200)
+		for _, e := range []struct{ typ, payload string }{
+			{"messageStart", `{"role":"assistant"}`},
+			{"contentBlockDelta", `{"contentBlockIndex":0,"delta":{"text":"hi"}}`},
+			{"messageStop", `{"stopReason":"end_turn"}`},
+			{"metadata", `{"usage":{"inputTokens":11,"outputTokens":7,"totalTokens":18},"metrics":{"latencyMs":5}}`},
+		} {
+			w.Write(usage.EncodeEventStreamMessage(map[string]string{":event-type": e.typ, ":message-type": "event", ":content-type": "application/json"}, []byte(e.payload)))
+			if f, ok := w.(http.Flusher); ok {
+				f.Flush()
+			}
+		}
 	case host == BedrockHost && !stream:
 		jsonOut(w, 200, map[string]any{"output": map[string]any{"message": map[string]any{"role": "assistant", "content": []any{map[string]string{"text": "hi"}}}},
 			"stopReason": "end_turn", "usage": map[string]int{"inputTokens": 11, "outputTokens": 7, "totalTokens": 18}})

@@ -55,6 +55,9 @@ func newTracker(provider string, h http.Header, lim limits) *Tracker {
 	case "text/event-stream":
 		t.streaming = true
 		t.sink = &streamSink{acc: &t.acc, maxEvent: lim.maxEvent}
+	case MediaEventStream: // Bedrock streaming (eventstream.go)
+		t.streaming = true
+		t.sink = &eventStreamSink{acc: &t.acc, maxEvent: lim.maxEvent}
 	case "application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines":
 		t.streaming = true
 		t.sink = &streamSink{acc: &t.acc, ndjson: true, maxEvent: lim.maxEvent}
