@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httputil"
+	"net/url"
 	"strings"
 )
 
@@ -274,4 +275,25 @@ func (c *Config) reflectAuthType(p *Provider) string {
 		return t
 	}
 	return "static-key"
+}
+
+// bedrockPathModel is the model id of a Bedrock runtime path
+// (/model/<id>/converse, converse-stream, invoke,
+// invoke-with-response-stream), so model policy and pricing see it.
+func bedrockPathModel(path string) string {
+	rest, ok := strings.CutPrefix(path, "/model/")
+	if !ok {
+		return ""
+	}
+	id, op, ok := strings.Cut(rest, "/")
+	switch op {
+	case "converse", "converse-stream", "invoke", "invoke-with-response-stream":
+	default:
+		return ""
+	}
+	m, err := url.PathUnescape(id)
+	if !ok || err != nil || m == "" {
+		return ""
+	}
+	return m
 }

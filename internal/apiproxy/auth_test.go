@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/awf-dev/awf/internal/fakecloud"
 	"github.com/awf-dev/awf/internal/testnet"
@@ -224,5 +225,36 @@ func TestVertexModelPolicy(t *testing.T) {
 	resp, _ = r.do("vertex", "POST", strings.Replace(path, "gemini-2.5-pro", "gemini-2.5-flash", 1), strings.NewReader(`{}`), nil)
 	if resp.StatusCode != 200 {
 		t.Errorf("allowed vertex model: %d", resp.StatusCode)
+	}
+}
+
+func TestBedrockPathModel(t *testing.T) {
+	for path, want := range map[string]string{
+		"/model/anthropic.claude-sonnet-4-20250514-v1%3A0/converse": "anthropic.claude-sonnet-4-20250514-v1:0",
+		"/model/us.amazon.nova-pro-v1:0/converse-stream":            "us.amazon.nova-pro-v1:0",
+		"/model/m/invoke-with-response-stream":                      "m",
+		"/model/m/other":                                            "",
+		"/v1/chat/completions":                                      "",
+	} {
+		if got := bedrockPathModel(path); got != want {
+			t.Errorf("%s: %q, want %q", path, got, want)
+		}
+	}
+}
+
+// TestBedrockModelPolicy: a disallowed model named in a Bedrock path never
+// reaches the upstream (and so is not signed).
+func TestBedrockModelPolicy(t *testing.T) {
+	cloud := fakecloud.Start(t, time.Hour)
+	env := oidcEnv("aws", "AWF_AUTH_AWS_ROLE_ARN", "arn:aws:iam::1:role/r", "AWF_AUTH_AWS_REGION", "us-east-1")
+	env["AWF_DISALLOWED_MODELS"] = `["anthropic.claude-opus-*"]`
+	r := newEnvRig(t, env)
+	resp, body := r.do("openai", "POST", "/model/anthropic.claude-opus-4-v1:0/converse", strings.NewReader(`{"messages":[]}`), nil)
+	if resp.StatusCode/100 != 4 || len(cloud.Seen()) != 0 {
+		t.Errorf("disallowed Bedrock model: %d %s (upstream saw %d)", resp.StatusCode, body, len(cloud.Seen()))
+	}
+	resp, body = r.do("openai", "POST", "/model/anthropic.claude-sonnet-4-v1:0/converse", strings.NewReader(`{"messages":[]}`), nil)
+	if resp.StatusCode != 200 {
+		t.Errorf("allowed Bedrock model: %d %s", resp.StatusCode, body)
 	}
 }

@@ -84,6 +84,9 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, st *reqState) boo
 			}
 		}
 	}
+	if req.Model == "" {
+		req.Model = bedrockPathModel(r.URL.Path) // auth.go: Bedrock names the model in the path
+	}
 	t, d := s.guards.Admit(req)
 	if d.Allow {
 		st.ticket, st.model = t, req.Model
