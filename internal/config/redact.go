@@ -160,7 +160,9 @@ func (c *Config) Redacted() map[string]any {
 				"anthropic": c.APIProxy.Keys.Anthropic != "",
 				"copilot":   c.APIProxy.Keys.Copilot(),
 				"gemini":    c.APIProxy.Keys.Gemini != "",
+				"vertex":    c.APIProxy.Keys.Google != "",
 			},
+			"keylessAuth": c.APIProxy.Keys.Keyless, // github-oidc provider, "" = none (providers.go)
 			"targets": map[string]string{
 				"openai": t.OpenAI, "anthropic": t.Anthropic, "copilot": t.Copilot, "gemini": t.Gemini,
 				"openaiBasePath": t.OpenAIBasePath, "anthropicBasePath": t.AnthropicBasePath, "geminiBasePath": t.GeminiBasePath,
