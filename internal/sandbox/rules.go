@@ -12,7 +12,8 @@ import (
 //
 //	nat output:    each PreRedirect -> dnat; daddr in NATSkip -> return;
 //	               each Redirect -> dnat
-//	filter output: ct established,related -> accept; each Accept -> accept;
+//	filter output: ct established,related -> accept; each Guard, each
+//	               Confine (its Allow -> accept, else reject); each Accept -> accept;
 //	               tcp -> reject with tcp reset; anything else -> reject
 //	               (icmpx port-unreachable), IPv6 included.
 type Ruleset struct {
@@ -25,6 +26,17 @@ type Ruleset struct {
 	Accepts      []Accept       `json:"accepts"`
 	// Guards are checked right after established traffic (NetExtra).
 	Guards []Guard `json:"guards,omitempty"`
+	// Confines follow the guards (NetExtra).
+	Confines []Confine `json:"confines,omitempty"`
+}
+
+// Confine limits the new connections of one helper user to Allow, every
+// other one rejected: gh holds the GitHub token and would send it to any
+// host it is pointed at (`gh api http://127.0.0.1:<agent's port>/`), so
+// it may reach the DIFC relay and the egress proxy only.
+type Confine struct {
+	UID   uint32   `json:"uid"`
+	Allow []Accept `json:"allow"`
 }
 
 // Guard rejects new TCP connections to Dst:Port from every user but UID:
@@ -58,6 +70,7 @@ type NetExtra struct {
 	Skip         []netip.Prefix `json:"skip,omitempty"`
 	Accepts      []Accept       `json:"accepts,omitempty"`
 	Guards       []Guard        `json:"guards,omitempty"`
+	Confines     []Confine      `json:"confines,omitempty"`
 	Hosts        []string       `json:"hosts,omitempty"`
 	// Localhost, when set, is what `localhost` means in /etc/hosts
 	// (the original's localhost keyword: the host).
@@ -71,6 +84,7 @@ func (x NetExtra) Merge(o NetExtra) NetExtra {
 	x.Skip = append(x.Skip, o.Skip...)
 	x.Accepts = append(x.Accepts, o.Accepts...)
 	x.Guards = append(x.Guards, o.Guards...)
+	x.Confines = append(x.Confines, o.Confines...)
 	x.Hosts = append(x.Hosts, o.Hosts...)
 	if o.Localhost.IsValid() {
 		x.Localhost = o.Localhost
@@ -121,6 +135,7 @@ func BuildRuleset(n Network) Ruleset {
 	rs.NATSkip = append(rs.NATSkip, n.Extra.Skip...)
 	rs.Accepts = append(rs.Accepts, n.Extra.Accepts...)
 	rs.Guards = append(rs.Guards, n.Extra.Guards...)
+	rs.Confines = append(rs.Confines, n.Extra.Confines...)
 	return rs
 }
 
@@ -154,6 +169,17 @@ func (rs Ruleset) Render() string {
 	b.WriteString("\t\tct state established,related accept\n")
 	for _, g := range rs.Guards {
 		fmt.Fprintf(&b, "\t\tip daddr %s tcp dport %d meta skuid != %d reject with tcp reset\n", g.Dst, g.Port, g.UID)
+	}
+	for _, c := range rs.Confines {
+		for _, a := range c.Allow {
+			fmt.Fprintf(&b, "\t\tmeta skuid %d ip daddr %s", c.UID, a.Dst)
+			if a.Proto != "" {
+				fmt.Fprintf(&b, " %s dport %s", a.Proto, portSpec(a.Min, a.Max))
+			}
+			b.WriteString(" accept\n")
+		}
+		fmt.Fprintf(&b, "\t\tmeta skuid %d meta l4proto tcp reject with tcp reset\n", c.UID)
+		fmt.Fprintf(&b, "\t\tmeta skuid %d reject with icmpx type port-unreachable\n", c.UID)
 	}
 	for _, a := range rs.Accepts {
 		fmt.Fprintf(&b, "\t\tip daddr %s", a.Dst)

