@@ -49,12 +49,56 @@ func ValidateArgs(args []string) error {
 		sub = a
 		break
 	}
-	for _, d := range DeniedSubcommands {
-		if sub == d {
-			return fmt.Errorf("Subcommand '%s' is not permitted", sub)
+	// The scan above is the original's; gh (cobra) finds its command
+	// differently ("--hostname - auth token" is `auth token --hostname -`
+	// to gh, and "" is skipped), so gh's own reading is judged too.
+	for _, s := range []string{sub, cobraSub(args)} {
+		if d := deniedName(s); d != "" {
+			return fmt.Errorf("Subcommand '%s' is not permitted", d)
 		}
 	}
 	return nil
+}
+
+// deniedAliases are gh's own aliases of denied subcommands.
+var deniedAliases = map[string]string{"ext": "extension", "extensions": "extension"}
+
+// deniedName is the denied subcommand s names, or "".
+func deniedName(s string) string {
+	if d, ok := deniedAliases[s]; ok {
+		return d
+	}
+	for _, d := range DeniedSubcommands {
+		if s == d {
+			return d
+		}
+	}
+	return ""
+}
+
+// cobraSub is the first command word as gh's command parser (cobra's
+// stripFlags) finds it: "--" ends the search; "--name" and "-c" without
+// "=" take the next word unless they are gh's boolean root flags (help,
+// version), and end the search when at most one word follows; empty words
+// and other flags are skipped.
+func cobraSub(args []string) string {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		long := strings.HasPrefix(a, "--") && !strings.Contains(a, "=") && a != "--help" && a != "--version"
+		short := !strings.HasPrefix(a, "--") && strings.HasPrefix(a, "-") && len(a) == 2 && a != "-h"
+		switch {
+		case a == "--":
+			return ""
+		case long || short:
+			if len(args)-i-1 <= 1 {
+				return ""
+			}
+			i++
+		case a != "" && !strings.HasPrefix(a, "-"):
+			return a
+		}
+	}
+	return ""
 }
 
 // FilterEnv keeps the caller's variables that may be set and names the

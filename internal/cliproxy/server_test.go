@@ -26,6 +26,16 @@ func TestValidateArgs(t *testing.T) {
 		{[]string{"alias", "set", "x", "!sh"}, "Subcommand 'alias' is not permitted"},
 		{[]string{"browse"}, "Subcommand 'browse' is not permitted"},
 		{[]string{"repo", "clone", "o/r", "--", "--config", "core.fsmonitor=sh"}, "Argument '--' is not permitted (git pass-through)"},
+		// gh reads these as `auth token --hostname -` and `auth token`
+		// (it prints the token); the original's scan sees "token" and "".
+		{[]string{"--hostname", "-", "auth", "token"}, "Subcommand 'auth' is not permitted"},
+		{[]string{"-h", "-", "auth", "token"}, "Subcommand 'auth' is not permitted"},
+		{[]string{"", "auth", "token"}, "Subcommand 'auth' is not permitted"},
+		{[]string{"--x", "-y", "-", "config", "get", "k"}, "Subcommand 'config' is not permitted"},
+		{[]string{"ext", "install", "o/gh-x"}, "Subcommand 'extension' is not permitted"},
+		{[]string{"extensions", "list"}, "Subcommand 'extension' is not permitted"},
+		{[]string{"--help", "auth", "token"}, "Subcommand 'auth' is not permitted"},
+		{[]string{"issue", "create", "--title", "auth"}, ""},
 	} {
 		err := ValidateArgs(tc.args)
 		if (err == nil) != (tc.err == "") || (err != nil && err.Error() != tc.err) {

@@ -66,6 +66,8 @@ while True:
 		"python3 /tmp/l.py 127.0.0.1 9911 /tmp/got & python3 /tmp/l.py 172.30.0.50 9912 /tmp/got &",
 		"sleep 0.5",
 		"echo difc: $(gh api /user)",
+		"echo authtok: $(gh --hostname - auth token 2>&1)",
+		"echo emptytok: $(gh '' auth token 2>&1)",
 		"gh api http://127.0.0.1:9911/a >/dev/null 2>&1",
 		"gh api http://localhost:9911/b >/dev/null 2>&1",
 		"gh api http://172.30.0.50:9912/c >/dev/null 2>&1",
@@ -79,6 +81,11 @@ while True:
 	got := lines(r.stdout)
 	if !strings.Contains(got["difc"], `"login":"octocat"`) {
 		t.Errorf("gh through the DIFC proxy: %q", got["difc"])
+	}
+	for _, k := range []string{"authtok", "emptytok"} {
+		if !strings.Contains(got[k], "Subcommand 'auth' is not permitted") {
+			t.Errorf("%s: %q", k, got[k])
+		}
 	}
 	if strings.Contains(r.stdout, token) {
 		t.Errorf("the agent received the token:\n%s", r.stdout)
