@@ -84,10 +84,8 @@ func (f *egressFlags) config(cmd *cobra.Command) (egress.Config, error) {
 	if err != nil {
 		return egress.Config{}, err
 	}
-	for _, d := range allow {
-		if w := domains.SharedSuffixWarning(d); w != "" {
-			slog.Warn(w)
-		}
+	for _, n := range policy.Notices() { // ignored or broadened entries, shared suffixes
+		slog.Warn(n.String())
 	}
 	if len(allow) == 0 {
 		slog.Debug("no allowed domains: all egress is blocked")

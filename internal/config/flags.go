@@ -257,8 +257,8 @@ func (f *Flags) Build(args []string, env map[string]string) (*Config, []Warning,
 		if err := validAllow(d); err != nil {
 			return nil, nil, errorf("Invalid domain or pattern: %v", err)
 		}
-		if w := domains.SharedSuffixWarning(d); w != "" {
-			warn(slog.LevelWarn, "%s", w)
+		if n, _ := domains.Inspect(d, false); n != nil { // ignored entries, shared suffixes: once per entry
+			warn(slog.LevelWarn, "%s", n)
 		}
 	}
 	c.AllowDomains = allow
@@ -274,6 +274,9 @@ func (f *Flags) Build(args []string, env map[string]string) (*Config, []Warning,
 	for _, d := range block {
 		if err := validBlock(d); err != nil {
 			return nil, nil, errorf("Invalid blocked domain or pattern: %v", err)
+		}
+		if n, _ := domains.Inspect(d, true); n != nil { // broadened entries
+			warn(slog.LevelWarn, "%s", n)
 		}
 	}
 	c.BlockDomains = block

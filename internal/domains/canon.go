@@ -8,6 +8,14 @@ import (
 	"golang.org/x/net/idna"
 )
 
+// lookupProfile is UTS #46 lookup processing (idna.Lookup) without the STD3
+// ASCII rules, as the WHATWG URL parser and so Node, browsers and the
+// original's Squid see names: `_` passes (`_dmarc.example.com`, `my_host`),
+// and so would other ASCII punctuation, which checkLabels then rejects. With
+// Unicode 16 tables STD3 only restricts ASCII, so nothing else changes.
+var lookupProfile = idna.New(idna.MapForLookup(), idna.BidiRule(),
+	idna.StrictDomainName(false), idna.Transitional(false))
+
 // maxHostInput bounds the work done on a hostile name. A name longer than this
 // could only shrink to 253 bytes through ignorable code points, and a name
 // made of those has no business being admitted.
@@ -16,8 +24,9 @@ const maxHostInput = 1024
 var (
 	// ErrInvalidHost is returned for a name that is not a valid host name
 	// after canonicalisation: IDNA failure, a character outside letters,
-	// digits, hyphens and dots, an empty or over-long label, or a last label
-	// that is a number (a resolver or URL parser would read it as an address).
+	// digits, hyphens, underscores and dots, an empty or over-long label, or
+	// a last label that is a number (a resolver or URL parser would read it
+	// as an address).
 	ErrInvalidHost = errors.New("invalid host name")
 	// ErrRawIP is returned by Canonical for a name that spells an IP address.
 	ErrRawIP = errors.New("raw IP not allowed")
@@ -265,7 +274,7 @@ func allDigits(s string) bool {
 
 // toASCII maps a host name to its canonical ASCII form. Plain lower-case
 // ASCII names (the common case on the connection path) are checked in place
-// without allocating; anything else goes through idna.Lookup. Both paths
+// without allocating; anything else goes through lookupProfile. Both paths
 // apply the same label rules (the tests compare them).
 func toASCII(h string) (string, error) {
 	if len(h) == 0 || len(h) > maxHostInput {
@@ -275,7 +284,7 @@ func toASCII(h string) (string, error) {
 	for i := 0; i < len(h); i++ {
 		c := h[i]
 		switch {
-		case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '.':
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '.', c == '_':
 		case 'A' <= c && c <= 'Z':
 			upper = true
 		default:
@@ -292,7 +301,7 @@ func toASCII(h string) (string, error) {
 			return s, checkLabels(s)
 		}
 	}
-	out, err := idna.Lookup.ToASCII(h)
+	out, err := lookupProfile.ToASCII(h)
 	if err != nil {
 		return "", ErrInvalidHost
 	}
@@ -314,9 +323,12 @@ func hasACELabel(s string) bool {
 }
 
 // checkLabels enforces what DNS and the IDNA lookup profile require of an
-// ASCII name: 1..253 bytes, labels of 1..63 letters, digits and hyphens, no
-// leading or trailing hyphen, no "--" in positions 3-4 except in an ACE
-// ("xn--") label, which the IDNA decoder has already validated.
+// ASCII name: 1..253 bytes, labels of 1..63 letters, digits, hyphens and
+// underscores, no leading or trailing hyphen, no "--" in positions 3-4
+// except in an ACE ("xn--") label, which the IDNA decoder has already
+// validated. Underscores are not host-name characters by RFC 952, but DNS
+// has them (`_dmarc`, `_acme-challenge`, hosts named `my_host`), resolvers
+// and TLS stacks pass them, and the original admits them.
 func checkLabels(s string) error {
 	if len(s) == 0 || len(s) > 253 {
 		return ErrInvalidHost
@@ -335,7 +347,7 @@ func checkLabels(s string) error {
 		}
 		for j := 0; j < len(l); j++ {
 			c := l[j]
-			if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+			if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
 				return ErrInvalidHost
 			}
 		}

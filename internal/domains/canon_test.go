@@ -39,7 +39,12 @@ func TestCanonical(t *testing.T) {
 		{"api.openai.com:443", "", ErrInvalidHost},
 		{"user@api.openai.com", "", ErrInvalidHost},
 		{"api.openai.com/x", "", ErrInvalidHost},
-		{"_dmarc.example.com", "", ErrInvalidHost},
+		{"_dmarc.example.com", "_dmarc.example.com", nil}, // underscores, as DNS, resolvers and the original allow them
+		{"My_Host.Example.", "my_host.example", nil},
+		{"_dmarc.bücher.de", "_dmarc.xn--bcher-kva.de", nil},
+		{"a\uff3fb.com", "a_b.com", nil}, // fullwidth low line
+		{"a!b.com", "", ErrInvalidHost},  // other ASCII punctuation stays invalid
+		{"a$b.com", "", ErrInvalidHost},
 		{"a b.com", "", ErrInvalidHost},
 		{"-a.com", "", ErrInvalidHost},
 		{"a-.com", "", ErrInvalidHost},
@@ -126,7 +131,12 @@ func TestParseRawIP(t *testing.T) {
 	}
 }
 
-// The ASCII fast path must agree with idna.Lookup on every input it takes.
+// refProfile is idna.Lookup without the STD3 ASCII rules (underscores
+// pass), built here independently of the package's own profile.
+var refProfile = idna.New(idna.MapForLookup(), idna.BidiRule(), idna.StrictDomainName(false))
+
+// The ASCII fast path must agree with UTS #46 lookup processing (without
+// STD3 rules) on every input it takes.
 func TestToASCIIFastPathMatchesIDNA(t *testing.T) {
 	for _, h := range asciiSeeds {
 		checkFastPath(t, h)
@@ -141,7 +151,7 @@ func FuzzToASCIIFastPath(f *testing.F) {
 }
 
 var asciiSeeds = []string{
-	"a", "a.", "a..", ".a", "A.B.C", "ab--cd", "ab--", "a-", "-a", "xn--bcher-kva", "XN--BCHER-KVA.de.",
+	"_dmarc.example.com", "a_b", "_", "A_B.xn--bcher-kva.de", "_-a", "a_-", "xn--a_b", "a", "a.", "a..", ".a", "A.B.C", "ab--cd", "ab--", "a-", "-a", "xn--bcher-kva", "XN--BCHER-KVA.de.",
 	"xn--", "xn--a", "xn--zca.de", "r3---sn", "rr3---sn-x.googlevideo.com", "0x7f.1", "1.2.3.4", "a.b-c.d",
 	strings.Repeat("a", 63) + ".com", strings.Repeat("a", 64), strings.Repeat("ab.", 90),
 }
@@ -149,12 +159,12 @@ var asciiSeeds = []string{
 func checkFastPath(t *testing.T, h string) {
 	for i := 0; i < len(h); i++ {
 		c := h[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.') {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_') {
 			return // not the fast path's input
 		}
 	}
 	got, gerr := toASCII(h)
-	ref, rerr := idna.Lookup.ToASCII(h)
+	ref, rerr := refProfile.ToASCII(h)
 	if rerr == nil {
 		ref = strings.TrimSuffix(ref, ".")
 		rerr = checkLabels(ref)

@@ -1,6 +1,9 @@
 package domains
 
-import "strings"
+import (
+	"regexp"
+	"strings"
+)
 
 // glob is a compiled `*` pattern over canonical host names. The original
 // turns `*` into the regex [a-zA-Z0-9.-]*; a canonical name consists of
@@ -49,18 +52,17 @@ func (g *glob) match(s string) bool {
 func (g *glob) leadingStar() bool { return g.prefix == "" }
 
 // wildcardRegex renders a canonical pattern as the original's dstdom_regex
-// string (canonical patterns hold no other regex metacharacters).
+// string. Canonical patterns hold no other regex metacharacters, but a
+// blocklist pattern may keep a literal label (one no valid name has), so
+// those are escaped all the same.
 func wildcardRegex(p string) string {
 	var b strings.Builder
 	b.WriteByte('^')
-	for i := 0; i < len(p); i++ {
-		switch c := p[i]; c {
-		case '*':
+	for _, r := range p {
+		if r == '*' {
 			b.WriteString("[a-zA-Z0-9.-]*")
-		case '.':
-			b.WriteString(`\.`)
-		default:
-			b.WriteByte(c)
+		} else {
+			b.WriteString(regexp.QuoteMeta(string(r)))
 		}
 	}
 	b.WriteByte('$')

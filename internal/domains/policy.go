@@ -78,6 +78,7 @@ type Policy struct {
 	allow, block []*compiled                      // after de-duplication, in input order
 	plain        map[string]*[numGroups]*compiled // canonical domain -> entry per group
 	patterns     []*compiled                      // sorted by rank, input order within a rank
+	notices      []Notice                         // entries not taken as written
 }
 
 // Compile validates and compiles an allowlist and a blocklist with the
@@ -85,26 +86,42 @@ type Policy struct {
 func Compile(allow, block []string) (*Policy, error) { return Options{}.Compile(allow, block) }
 
 // Compile validates every entry (allowlist first, then blocklist, stopping
-// at the first bad one with an *EntryError), canonicalises it, removes
-// redundant entries as the original does, and builds the matcher. An empty
-// allowlist yields a policy that denies everything.
+// at the first one the original rejects, with an *EntryError), canonicalises
+// it, removes redundant entries as the original does, and builds the
+// matcher. An allowlist entry the original accepts but awf does not honour
+// (see Notice) is left out and reported by Notices; blocklist entries are
+// all honoured. An empty allowlist yields a policy that denies everything.
 func (o Options) Compile(allow, block []string) (*Policy, error) {
 	var al, bl []entry
+	var notes []Notice
+	seen := map[[2]string]bool{}
+	note := func(n *Notice, in, list string) {
+		if n == nil || seen[[2]string{list, in}] {
+			return
+		}
+		seen[[2]string{list, in}] = true
+		n.Entry, n.List = in, list
+		notes = append(notes, *n)
+	}
 	for _, in := range allow {
-		e, err := o.parseEntry(in, false)
+		e, n, err := o.parseEntry(in, false)
 		if err != nil {
 			return nil, &EntryError{Entry: in, Err: err}
 		}
-		al = append(al, e)
+		note(n, in, ListAllow)
+		if n == nil || !n.Ignored {
+			al = append(al, e)
+		}
 	}
 	for _, in := range block {
-		e, err := o.parseEntry(in, true)
+		e, n, err := o.parseEntry(in, true)
 		if err != nil {
 			return nil, &EntryError{Entry: in, Blocked: true, Err: err}
 		}
+		note(n, in, ListBlock)
 		bl = append(bl, e)
 	}
-	p := &Policy{plain: make(map[string]*[numGroups]*compiled)}
+	p := &Policy{plain: make(map[string]*[numGroups]*compiled), notices: notes}
 	for _, e := range dedupAllow(dedupExact(al)) {
 		p.allow = append(p.allow, p.add(e, groupOf(e.scope)))
 	}
@@ -113,6 +130,30 @@ func (o Options) Compile(allow, block []string) (*Policy, error) {
 	}
 	sort.SliceStable(p.patterns, func(i, j int) bool { return p.patterns[i].rank < p.patterns[j].rank })
 	return p, nil
+}
+
+// Notices returns what was said about the entries, in input order
+// (allowlist first), once per entry: the ignored allowlist entries, the
+// broadened blocklist entries and the wildcards over shared suffixes.
+func (p *Policy) Notices() []Notice {
+	if p == nil {
+		return nil
+	}
+	return append([]Notice(nil), p.notices...)
+}
+
+// Ignored returns the allowlist entries that are not honoured, for the
+// policy manifest's record.
+func (p *Policy) Ignored() []Notice {
+	var out []Notice
+	if p != nil {
+		for _, n := range p.notices {
+			if n.Ignored {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
 }
 
 func (p *Policy) add(e entry, g group) *compiled {

@@ -85,7 +85,8 @@ func TestDecide(t *testing.T) {
 		{"git%68ub.com", HTTPS, false, RuleDenyDefault, ReasonInvalidHost, "", ""},
 		{"github.com..", HTTPS, false, RuleDenyDefault, ReasonInvalidHost, "", ""},
 		{"", HTTPS, false, RuleDenyDefault, ReasonInvalidHost, "", ""},
-		{"x_y.github.com", HTTPS, false, RuleDenyDefault, ReasonInvalidHost, "", ""},
+		{"x_y.github.com", HTTPS, true, RuleAllowBothPlain, "allowed by github.com", "github.com", ""}, // underscores are name characters
+		{"x-.github.com", HTTPS, false, RuleDenyDefault, ReasonInvalidHost, "", ""},
 		{"github.com", Proto(0), false, RuleDenyDefault, ReasonUnknownProto, "", ""},
 	}
 	for _, tt := range tests {

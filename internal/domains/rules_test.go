@@ -17,7 +17,7 @@ func TestRulesManifestShape(t *testing.T) {
 			"https://*.secure.example.net", "https://a.secure.example.net", "b.secure.example.net", // https-only pattern covers https-only plain only
 			"api-*.example.com", "api-v1.example.com", // not folded: the pattern does not cover x.api-v1.example.com
 			"GitHub.com", ".github.com", // spellings of an entry already present
-			"1.2.3.4",
+			"1.2.3.4", "*.com", // ignored: in no rule
 		},
 		[]string{"https://evil.github.com", "*.bad.github.com", "evil.github.com", "x.evil.github.com"},
 	)
@@ -31,7 +31,7 @@ func TestRulesManifestShape(t *testing.T) {
 		{RuleAllowHTTPOnlyPlain, 7, "allow", "allowed_http_only", "http", []string{".github.com"}, "Allow HTTP-only traffic to these domains (no HTTPS)"},
 		{RuleAllowHTTPSOnlyPlain, 8, "allow", "allowed_https_only", "https", []string{".raw.example.org", ".x.example.org"}, "Allow HTTPS-only traffic to these domains (no HTTP)"},
 		{RuleAllowHTTPSOnlyRegex, 9, "allow", "allowed_https_only_regex", "https", []string{`^[a-zA-Z0-9.-]*\.secure\.example\.net$`}, "Allow HTTPS-only traffic matching these patterns"},
-		{RuleAllowBothPlain, 10, "allow", "allowed_domains", "both", []string{".github.com", ".raw.example.org", ".x.example.org", ".b.secure.example.net", ".api-v1.example.com", ".1.2.3.4"}, "Allow HTTP and HTTPS traffic to these domains"},
+		{RuleAllowBothPlain, 10, "allow", "allowed_domains", "both", []string{".github.com", ".raw.example.org", ".x.example.org", ".b.secure.example.net", ".api-v1.example.com"}, "Allow HTTP and HTTPS traffic to these domains"},
 		{RuleAllowBothRegex, 11, "allow", "allowed_domains_regex", "both", []string{`^[a-zA-Z0-9.-]*\.githubassets\.com$`, `^api-[a-zA-Z0-9.-]*\.example\.com$`}, "Allow HTTP and HTTPS traffic matching these patterns"},
 		{RuleDenyDefault, 12, "deny", "all", "both", []string{}, "Deny all traffic not matching any allow rule (default deny)"},
 	}

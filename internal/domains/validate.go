@@ -46,18 +46,32 @@ func Validate(entry string) error { return Options{}.Validate(entry) }
 func ValidateBlocked(entry string) error { return Options{}.ValidateBlocked(entry) }
 
 // Validate checks one allowlist entry; the error is the bare reason, as the
-// original's validateDomainOrPattern throws it.
+// original's validateDomainOrPattern throws it. It fails only for entries
+// the original rejects: an entry awf does not honour as written loads with
+// a notice (see Inspect).
 func (o Options) Validate(entry string) error {
-	_, err := o.parseEntry(entry, false)
+	_, _, err := o.parseEntry(entry, false)
 	return err
 }
 
 // ValidateBlocked checks one blocklist entry. Blocklist entries skip the
 // public-suffix checks: blocking a whole suffix is legitimate.
 func (o Options) ValidateBlocked(entry string) error {
-	_, err := o.parseEntry(entry, true)
+	_, _, err := o.parseEntry(entry, true)
 	return err
 }
+
+// Inspect checks one entry and returns what awf has to say about it: a
+// notice for an allowlist entry that is ignored, for a blocklist entry that
+// is broadened, or for a wildcard over a shared suffix that is honoured; nil
+// when the entry is taken as written. The error is the original's rejection.
+func (o Options) Inspect(entry string, blocked bool) (*Notice, error) {
+	_, n, err := o.parseEntry(entry, blocked)
+	return n, err
+}
+
+// Inspect is Options.Inspect with the default Options.
+func Inspect(entry string, blocked bool) (*Notice, error) { return Options{}.Inspect(entry, blocked) }
 
 // scope is which protocols an entry admits.
 type scope int
@@ -93,7 +107,7 @@ type entry struct {
 	scope    scope
 	domain   string // canonical name or pattern, no leading dot
 	wildcard bool
-	inert    bool // a raw IP: accepted as the original does, never matches (raw IPs are denied first)
+	inert    bool // a blocked raw IP: never matches, raw IPs are denied first
 	glob     glob
 }
 
@@ -112,18 +126,34 @@ func splitPrefix(input string) (scope, string) {
 	return s, strings.TrimSuffix(t, "/")
 }
 
-func (o Options) parseEntry(input string, blocked bool) (entry, error) {
+// parseEntry validates and canonicalises one entry. An error is fatal and
+// only ever the original's own rejection (validateOriginal): every entry the
+// original accepts loads. A blocklist entry is always honoured, broadened
+// when its shape cannot be matched as written (a notice says so). An
+// allowlist entry that could admit other owners' names, or could never
+// match, comes back with an ignored notice and must not be compiled.
+func (o Options) parseEntry(input string, blocked bool) (entry, *Notice, error) {
 	if err := validateOriginal(input); err != nil {
-		return entry{}, err
+		return entry{}, nil, err
 	}
 	sc, d := splitPrefix(input)
 	if blocked {
-		sc = scopeBoth // a block applies to both protocols whatever its prefix
+		e, n := parseBlock(input, d)
+		return e, n, nil
 	}
+	var (
+		e entry
+		n *Notice
+	)
 	if strings.Contains(d, "*") {
-		return o.parsePattern(sc, d, blocked)
+		e, n = o.parseAllowPattern(sc, d)
+	} else {
+		e, n = parseAllowPlain(sc, d)
 	}
-	return parsePlain(sc, d, blocked)
+	if n != nil {
+		n.Entry = input
+	}
+	return e, n, nil
 }
 
 // validateOriginal applies the original's rejections, in its order and with
@@ -180,69 +210,6 @@ func isSquidUnsafe(r rune) bool {
 		return true
 	}
 	return isJSSpace(r)
-}
-
-func parsePlain(sc scope, d string, blocked bool) (entry, error) {
-	name := strings.TrimPrefix(d, ".") // squid's ".example.com" means the same as "example.com"
-	c, kind := classify(name)
-	switch kind {
-	case kindIPv4, kindIPv6:
-		return entry{scope: sc, domain: strings.ToLower(name), inert: true}, nil
-	case kindInvalid:
-		return entry{}, fmt.Errorf("Invalid domain %s: not a valid host name", jsonQuote(d))
-	}
-	if !blocked {
-		if _, icann, ok := spannedSuffix(c); ok && icann {
-			return entry{}, fmt.Errorf("Domain '%s' is a public suffix and is not allowed: it would admit every domain under it", d)
-		}
-	}
-	return entry{scope: sc, domain: c}, nil
-}
-
-func (o Options) parsePattern(sc scope, d string, blocked bool) (entry, error) {
-	labels := strings.Split(strings.TrimSuffix(d, "."), ".")
-	last := -1
-	for i, l := range labels {
-		switch {
-		case l == "":
-			return entry{}, fmt.Errorf("Invalid pattern '%s': empty label", d)
-		case strings.Contains(l, "*"):
-			l = strings.ToLower(l)
-			for j := 0; j < len(l); j++ {
-				c := l[j]
-				if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '*') {
-					return entry{}, fmt.Errorf("Invalid pattern %s: a label with '*' may contain only ASCII letters, digits and hyphens", jsonQuote(d))
-				}
-			}
-			labels[i], last = l, i
-		default:
-			a, err := toASCII(l)
-			if err != nil {
-				return entry{}, fmt.Errorf("Invalid pattern %s: %s is not a valid host name label", jsonQuote(d), jsonQuote(l))
-			}
-			labels[i] = a
-		}
-	}
-	fixed := strings.Join(labels[last+1:], ".")
-	if fixed == "" {
-		return entry{}, fmt.Errorf("Pattern '%s' has no fixed domain after its last wildcard and is not allowed", d)
-	}
-	if endsInNumber(fixed) {
-		return entry{}, fmt.Errorf("Invalid pattern %s: no host name can match it", jsonQuote(d))
-	}
-	if !blocked {
-		if ps, icann, ok := spannedSuffix(fixed); ok {
-			// A single label that is in no rule is a suffix by the list's
-			// default rule: an unknown TLD (internal, local, test).
-			private := !icann && strings.Contains(fixed, ".")
-			if !private || o.StrictPrivateSuffixes {
-				return entry{}, fmt.Errorf("Pattern '%s' spans the public suffix '%s' and is not allowed: "+
-					"names under it belong to different owners; list the hosts you need", d, ps)
-			}
-		}
-	}
-	p := strings.Join(labels, ".")
-	return entry{scope: sc, domain: p, wildcard: true, glob: compileGlob(p)}, nil
 }
 
 // spannedSuffix reports whether name, with everything under it, reaches
@@ -314,8 +281,7 @@ func SharedSuffixWarning(entry string) string {
 		return ""
 	}
 	if ps, icann, ok := spannedSuffix(fixed); ok && !icann {
-		return fmt.Sprintf("Pattern '%s' spans '%s', a shared suffix (Public Suffix List, private section): "+
-			"it admits hosts of every owner under it; list the hosts you need if that is not intended", d, ps)
+		return sharedSuffixText(d, ps)
 	}
 	return ""
 }

@@ -7,8 +7,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Rule is one entry of policy-manifest.json: an access rule in evaluation
@@ -39,6 +41,37 @@ type Manifest struct {
 	// proxy, when in use.
 	HostAccess *HostAccessInfo `json:"hostAccess,omitempty"`
 	CLIProxy   *CLIProxyInfo   `json:"cliProxy,omitempty"`
+	// IgnoredEntries (awf's addition) are the allowlist entries the
+	// original accepts but awf does not honour: they admit nothing.
+	IgnoredEntries []IgnoredEntry `json:"ignoredEntries,omitempty"`
+}
+
+// IgnoredEntry is an allowlist entry left out of the rules, with why and
+// the safe spelling to use instead (domains.Notice).
+type IgnoredEntry struct {
+	Entry   string `json:"entry"`
+	List    string `json:"list"`
+	Kind    string `json:"kind"`
+	Reason  string `json:"reason"`
+	Instead string `json:"instead,omitempty"`
+}
+
+// Warning is the line printed for it when the run started.
+func (e IgnoredEntry) Warning() string {
+	q := "'" + e.Entry + "'"
+	if strings.IndexFunc(e.Entry, func(r rune) bool { return !unicode.IsGraphic(r) }) >= 0 {
+		q = strconv.QuoteToGraphic(e.Entry) // the manifest is input: no terminal controls
+	}
+	s := fmt.Sprintf("Ignored allowed domain %s: %s", q, e.Reason)
+	if e.Instead != "" {
+		s += "; use " + e.Instead + " instead"
+	}
+	return strings.Map(func(r rune) rune {
+		if unicode.IsGraphic(r) {
+			return r
+		}
+		return '?'
+	}, s)
 }
 
 // HostAccessInfo describes host.docker.internal in the sandbox.
@@ -75,6 +108,7 @@ type ManifestOptions struct {
 	GeneratedAt    time.Time
 	HostInfo       *HostAccessInfo
 	CLIProxy       *CLIProxyInfo
+	Ignored        []IgnoredEntry
 }
 
 // NewManifest builds the manifest from plain data. Orders that are zero are
@@ -106,6 +140,7 @@ func NewManifest(rules []Rule, o ManifestOptions) Manifest {
 		m.AllowHostPorts = &s
 	}
 	m.HostAccess, m.CLIProxy = o.HostInfo, o.CLIProxy
+	m.IgnoredEntries = o.Ignored
 	return m
 }
 

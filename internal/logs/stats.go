@@ -38,7 +38,8 @@ type Stats struct {
 	BytesIn         int64
 	BytesOut        int64
 	TokenUsage      *TokenUsage
-	Budget          *Budget // guards.json, when the api-proxy had budgets (budget.go)
+	Budget          *Budget        // guards.json, when the api-proxy had budgets (budget.go)
+	Ignored         []IgnoredEntry // allowlist entries the run did not honour (manifest)
 	Reports         []ParseReport
 }
 
@@ -145,6 +146,7 @@ func (a *Aggregator) Result() *Stats {
 	})
 	if a.manifest != nil {
 		s.ByRule = a.rules.Stats(a.manifest)
+		s.Ignored = a.manifest.IgnoredEntries
 	}
 	return &s
 }

@@ -94,6 +94,9 @@ func FormatStatsJSON(s *Stats) (string, error) {
 	if s.Budget != nil {
 		o.add("budget", s.Budget)
 	}
+	if len(s.Ignored) > 0 {
+		o.add("ignoredEntries", s.Ignored)
+	}
 	o.add("malformedLines", s.MalformedLines())
 	raw, err := o.raw()
 	if err != nil {
@@ -129,6 +132,14 @@ func FormatStatsMarkdown(s *Stats) string {
 	domainText := fmt.Sprintf("%d unique %s", s.UniqueDomains, plural(int64(s.UniqueDomains), "domain", "domains"))
 	if len(valid) != s.UniqueDomains {
 		domainText += fmt.Sprintf(" (%d valid)", len(valid))
+	}
+	// Ignored allowlist entries go first, outside the collapsed block: a
+	// host the user thinks is allowed is denied, and the summary says why.
+	for _, e := range s.Ignored {
+		l = append(l, "> ⚠️ "+mdEscape(e.Warning()))
+	}
+	if len(s.Ignored) > 0 {
+		l = append(l, "")
 	}
 	l = append(l, "<details>", "<summary>Firewall Activity</summary>\n")
 	l = append(l, fmt.Sprintf("▼ %d %s | %d allowed | %d blocked | %s\n",
@@ -213,6 +224,12 @@ func FormatStatsPretty(s *Stats, color bool) string {
 	c := palette{color}
 	var l []string
 	l = append(l, c.bold("Firewall Statistics"), c.gray(strings.Repeat("─", 40)), "")
+	for _, e := range s.Ignored {
+		l = append(l, c.red("⚠ "+e.Warning()))
+	}
+	if len(s.Ignored) > 0 {
+		l = append(l, "")
+	}
 	pct := func(n int64) string {
 		if s.TotalRequests == 0 {
 			return "0.0"

@@ -29,6 +29,9 @@ func writeAudit(dir string, c *config.Config, p *sandbox.Plan, pol *domains.Poli
 	rules = hostRules(c, rules) // hostaccess.go
 	mo := hostManifest(c)
 	mo.DNSServers, mo.GeneratedAt = c.DNSServers, time.Now()
+	for _, n := range pol.Ignored() {
+		mo.Ignored = append(mo.Ignored, logs.IgnoredEntry{Entry: n.Entry, List: n.List, Kind: n.Kind, Reason: n.Reason, Instead: n.Instead})
+	}
 	errs := []error{
 		logs.WritePolicyManifest(filepath.Join(dir, "policy-manifest.json"), rules, mo),
 		os.WriteFile(filepath.Join(dir, "nftables-audit.txt"), []byte(p.Net.Rules.Render()), 0o600),
