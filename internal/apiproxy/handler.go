@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/awf-dev/awf/internal/guards"
 	"github.com/awf-dev/awf/internal/usage"
 )
@@ -66,6 +68,12 @@ func requestID(client string) string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
+// isUpgrade reports an HTTP/1.1 upgrade request, as Node's parser flags it
+// (an Upgrade header and "upgrade" among the Connection tokens).
+func isUpgrade(r *http.Request) bool {
+	return r.Header.Get("Upgrade") != "" && httpguts.HeaderValuesContainsToken(r.Header["Connection"], "upgrade")
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -81,6 +89,13 @@ func (s *Server) providerHandler(p *Provider) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := requestID(r.Header.Get("X-Request-Id"))
 		w.Header().Set("X-Request-Id", id)
+		if !s.cfg.Enabled(p) && isUpgrade(r) {
+			// The original's upgrade handler: a bare 503 on every port of
+			// a provider without credentials, whatever the path.
+			w.Header().Set("Connection", "close")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
 		if r.Method == http.MethodGet && s.serveLocal(p, w, r) {
 			return
 		}

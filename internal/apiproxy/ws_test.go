@@ -90,3 +90,33 @@ func TestNonWebSocketUpgradeRefused(t *testing.T) {
 		t.Errorf("got %d %s", resp.StatusCode, body)
 	}
 }
+
+// A WebSocket upgrade to a provider without credentials answers a bare 503
+// on its port, as the original's upgrade handler does (OpenAI's plain
+// requests answer 404, Anthropic's 403: an upgrade is 503 on every port).
+func TestWebSocketUpgradeWithoutKeyIs503(t *testing.T) {
+	rec := &recorder{}
+	r := newRig(t, rec, withoutKey("openai"), withoutKey("anthropic"), withoutKey("gemini"))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, p := range []string{"openai", "anthropic", "gemini"} {
+		_, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(r.urls[p], "http")+"/v1/responses", nil)
+		if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+			code := 0
+			if resp != nil {
+				code = resp.StatusCode
+			}
+			t.Errorf("%s: websocket dial without key: %d %v, want 503", p, code, err)
+		}
+		resp2, body := r.do(p, "GET", "/health", nil, map[string]string{"Connection": "keep-alive, Upgrade", "Upgrade": "websocket"})
+		if resp2.StatusCode != http.StatusServiceUnavailable || body != "" || !resp2.Close {
+			t.Errorf("%s: upgrade without key: %d %q close=%v, want a bare 503, Connection: close", p, resp2.StatusCode, body, resp2.Close)
+		}
+	}
+	if resp, _ := r.do("openai", "POST", "/v1/responses", strings.NewReader("{}"), nil); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("openai plain request without key: %d, want 404 (unchanged)", resp.StatusCode)
+	}
+	if rec.count() != 0 {
+		t.Errorf("upstream got %d requests", rec.count())
+	}
+}
