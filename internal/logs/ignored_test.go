@@ -33,6 +33,11 @@ func TestSummaryShowsIgnoredEntries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	raw, err := os.ReadFile(filepath.Join(dir, "policy-manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSchema(t, "policy-manifest.schema.json", raw)
 	if len(m.IgnoredEntries) != 3 || m.IgnoredEntries[0] != ignored[0] {
 		t.Fatalf("manifest ignoredEntries = %+v", m.IgnoredEntries)
 	}
@@ -46,6 +51,7 @@ func TestSummaryShowsIgnoredEntries(t *testing.T) {
 		got := out.String()
 		switch format {
 		case FormatJSON:
+			checkSchema(t, "logs-stats.schema.json", out.Bytes())
 			var v struct {
 				IgnoredEntries []IgnoredEntry `json:"ignoredEntries"`
 			}
