@@ -159,6 +159,7 @@ func (s *Server) exec(w http.ResponseWriter, r *http.Request) {
 	}
 	s.cfg.Log.Log("exec_start", fields)
 	stdout, stderr, code := s.run(r.Context(), args, env, req.Stdin)
+	stdout, stderr = s.scrub(stdout), s.scrub(stderr)
 	done := map[string]any{"args": args, "exitCode": code, "durationMs": time.Since(t0).Milliseconds(),
 		"stdoutBytes": len(stdout), "stderrBytes": len(stderr)}
 	if code != 0 && stderr != "" {
@@ -166,6 +167,21 @@ func (s *Server) exec(w http.ResponseWriter, r *http.Request) {
 	}
 	s.cfg.Log.Log("exec_done", done)
 	writeJSON(w, 200, map[string]any{"stdout": stdout, "stderr": stderr, "exitCode": code})
+}
+
+// tokenVars are gh's token variables in Config.Env.
+var tokenVars = []string{"GH_TOKEN", "GH_ENTERPRISE_TOKEN", "GITHUB_TOKEN", "GITHUB_ENTERPRISE_TOKEN"}
+
+// scrub masks the token wherever gh's output holds it: whatever way gh is
+// made to print it (a parser quirk, a debug or verbose log), the agent
+// gets the mask, never the token.
+func (s *Server) scrub(out string) string {
+	for _, k := range tokenVars {
+		if v := envValue(s.cfg.Env, k); len(v) >= 8 {
+			out = strings.ReplaceAll(out, v, "***")
+		}
+	}
+	return out
 }
 
 func truncate(s string, n int) string {

@@ -120,6 +120,19 @@ func TestServer(t *testing.T) {
 	}
 }
 
+// TestTokenMasked: gh's output never carries the token to the agent,
+// on stdout, stderr or in the access log's stderr preview.
+func TestTokenMasked(t *testing.T) {
+	var logb bytes.Buffer
+	tok := "ghs_0123456789abcdef"
+	s := New(Config{Command: sh(`echo "t=$GH_ENTERPRISE_TOKEN"; echo "e=$GH_ENTERPRISE_TOKEN" >&2; exit 1`),
+		Env: []string{"GH_HOST=localhost:18443", "GH_ENTERPRISE_TOKEN=" + tok}, Log: NewLog(&logb)})
+	_, m := post(t, s, `{"args":["api","/user"]}`)
+	if m["stdout"] != "t=***\n" || m["stderr"] != "e=***\n" || strings.Contains(logb.String(), tok) {
+		t.Errorf("%v\n%s", m, logb.String())
+	}
+}
+
 func TestLimits(t *testing.T) {
 	s := New(Config{Command: sh(`sleep 5`), Timeout: 200 * time.Millisecond})
 	t0 := time.Now()
