@@ -40,6 +40,7 @@ type Config struct {
 	ContainerWorkdir string // "" means the invoking user's home
 	MemoryLimit      string // normalised, e.g. "6g"
 	MemoryLimitBytes int64
+	MemoryLimitSet   bool // given explicitly: no writable cgroups is then an error (native/degrade.go)
 	TTY              bool
 	AgentTimeout     time.Duration // 0: none
 	LogLevel         slog.Level

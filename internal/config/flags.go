@@ -340,6 +340,7 @@ func (f *Flags) Build(args []string, env map[string]string) (*Config, []Warning,
 	}
 	c.MemoryLimit = strings.ToLower(f.memoryLimit)
 	c.MemoryLimitBytes = n << shift
+	c.MemoryLimitSet = f.changed("memory-limit")
 
 	// Timeout.
 	if f.changed("agent-timeout") {

@@ -46,6 +46,9 @@ type User struct {
 type Limits struct {
 	MemoryBytes int64 `json:"memoryBytes"`
 	Pids        int64 `json:"pids"`
+	// Required: the user set a limit explicitly, so a host without
+	// writable cgroups is an error rather than a run without limits.
+	Required bool `json:"required,omitempty"`
 }
 
 // Plan is everything a runtime needs to run one command in the sandbox.

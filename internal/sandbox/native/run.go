@@ -86,7 +86,11 @@ func Prepare(p *sandbox.Plan, log *slog.Logger) (s *Sandbox, err error) {
 	if err := os.WriteFile(filepath.Join(p.StateDir, runstate.PIDFile), []byte(runstate.OwnerStamp(os.Getpid())), 0o600); err != nil {
 		return nil, fmt.Errorf("%w: state dir: %v", ErrSetup, err)
 	}
-	if s.cg, err = NewCgroup(p.ID, p.Limits); err != nil {
+	if use, err := cgroupDecision(CgroupsWritable(), p.Limits.Required); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
+	} else if !use {
+		log.Warn("cgroups are not writable here (a container?): the command runs WITHOUT memory and pids limits; give --memory-limit explicitly to make this an error instead")
+	} else if s.cg, err = NewCgroup(p.ID, p.Limits); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
 	}
 	trace("cgroup")
@@ -221,7 +225,7 @@ func (s *Sandbox) Run(stdio IO) (int, error) {
 
 	// The init reads the plan only after it is in the cgroup, so the
 	// command can never run outside its limits.
-	if err := s.cg.Add(cmd.Process.Pid); err != nil {
+	if err := s.cg.addIfAny(cmd.Process.Pid); err != nil {
 		cmd.Process.Kill()
 		<-waited
 		return 1, fmt.Errorf("%w: %v", ErrSetup, err)

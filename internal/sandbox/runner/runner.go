@@ -130,6 +130,9 @@ func BuildPlan(c *config.Config, id string, preload []byte, preflight bool) (*sa
 		in.User.UID, in.User.GID = config.FallbackID, config.FallbackID
 	}
 	p, err := sandbox.Build(in)
+	if p != nil { // explicit limits are a requirement (sandbox/native/degrade.go)
+		p.Limits.Required = c.MemoryLimitSet
+	}
 	return p, res, err
 }
 

@@ -5,6 +5,7 @@
 package selftest
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -24,12 +25,19 @@ type Check struct {
 	Name string
 	Err  error
 	Fix  string
+	// Degraded: the check passes, but awf runs with less than on a
+	// plain host here (typically inside a container), and says what.
+	Degraded string
 }
 
 // Print writes the checklist and reports whether every check passed.
 func Print(w io.Writer, cs []Check) bool {
 	ok := true
 	for _, c := range cs {
+		if c.Err == nil && c.Degraded != "" {
+			fmt.Fprintf(w, "  ! %s: degraded: %s\n", c.Name, c.Degraded)
+			continue
+		}
 		if c.Err == nil {
 			fmt.Fprintf(w, "  ✓ %s\n", c.Name)
 			continue
@@ -46,7 +54,7 @@ func Print(w io.Writer, cs []Check) bool {
 // HostChecks are the prerequisites; they do not change the host.
 func HostChecks() []Check {
 	var cs []Check
-	add := func(name string, err error, fix string) { cs = append(cs, Check{name, err, fix}) }
+	add := func(name string, err error, fix string) { cs = append(cs, Check{Name: name, Err: err, Fix: fix}) }
 
 	var err error
 	if os.Geteuid() != 0 {
@@ -66,22 +74,41 @@ func HostChecks() []Check {
 	}
 	add("namespaces (net, pid, mnt, ipc, uts)", err, "use a kernel built with CONFIG_NAMESPACES and the per-type options")
 
-	err = nil
-	if v, e := unix.PrctlRetInt(unix.PR_GET_SECCOMP, 0, 0, 0, 0); e != nil {
-		err = fmt.Errorf("seccomp unavailable: %v", e)
-	} else if v != 0 {
-		err = fmt.Errorf("awf already runs under seccomp mode %d", v)
-	}
-	add("seccomp filters", err, "use a kernel with CONFIG_SECCOMP_FILTER; do not start awf under another seccomp profile")
-
-	add(cgroupCheck())
+	cs = append(cs, seccompCheck(native.SeccompMode()))
+	cs = append(cs, cgroupDegradation(cgroupCheck()))
 
 	err = nil
-	if b, e := os.ReadFile("/proc/filesystems"); e != nil || !strings.Contains(string(b), "\toverlay\n") {
+	if !native.OverlayAvailable() {
 		err = fmt.Errorf("overlayfs not available")
 	}
 	add("overlayfs (for /usr/local/bin/get-claude-key.sh)", err, "modprobe overlay")
 	return cs
+}
+
+// seccompCheck: a parent filter (Docker's default profile, mode 2) is not a
+// failure: seccomp filters stack and the kernel applies the strictest
+// verdict, so awf installs its own on top.
+func seccompCheck(mode int, err error) Check {
+	c := Check{Name: "seccomp filters", Fix: "use a kernel with CONFIG_SECCOMP_FILTER"}
+	switch {
+	case err != nil:
+		c.Err = fmt.Errorf("seccomp unavailable: %v", err)
+	case mode == 1:
+		c.Err = fmt.Errorf("awf runs under strict seccomp (mode 1): no further syscalls are possible")
+	case mode == 2:
+		c.Degraded = "awf already runs under a seccomp filter (mode 2, e.g. the container's profile): awf's filter is stacked on top of it; calls the parent denies stay denied"
+	}
+	return c
+}
+
+// cgroupDegradation turns unwritable cgroups (a container) into a
+// degradation: runs go without memory/pids limits unless --memory-limit is
+// given explicitly, which is then an error (native/degrade.go).
+func cgroupDegradation(name string, err error, fix string) Check {
+	if err != nil && errors.Is(native.CgroupsWritable(), native.ErrNoCgroups) {
+		return Check{Name: name, Degraded: fmt.Sprintf("%v: commands run WITHOUT memory and pids limits (an explicit --memory-limit is refused)", native.CgroupsWritable())}
+	}
+	return Check{Name: name, Err: err, Fix: fix}
 }
 
 func cgroupCheck() (string, error, string) {

@@ -75,7 +75,9 @@ func (r staticResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.
 // network and mount namespaces. verbose shows awf's own log.
 func Inside(verbose bool) []Check {
 	var cs []Check
-	fail := func(name string, err error, fix string) []Check { return append(cs, Check{name, err, fix}) }
+	fail := func(name string, err error, fix string) []Check {
+		return append(cs, Check{Name: name, Err: err, Fix: fix})
+	}
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fail("private mount namespace", err, "")
 	}
@@ -173,19 +175,19 @@ func Inside(verbose bool) []Check {
 		err1 = fmt.Errorf("the provider did not get the real key (saw %d requests)", len(seen))
 	}
 	cs = append(cs, Check{"allowed call reached the provider with the real key injected", err1,
-		"the api-proxy or the egress proxy is broken; run with -v and report the log"})
+		"the api-proxy or the egress proxy is broken; run with -v and report the log", ""})
 
 	var err2 error
 	if !strings.Contains(sec("denied"), "403") {
 		err2 = fmt.Errorf("CONNECT to %s answered %q", deniedName, strings.TrimSpace(sec("denied")))
 	}
-	cs = append(cs, Check{"a domain not on the allowlist is refused (403)", err2, "the egress policy is broken; run with -v"})
+	cs = append(cs, Check{"a domain not on the allowlist is refused (403)", err2, "the egress policy is broken; run with -v", ""})
 
 	var err3 error
 	if strings.TrimSpace(sec("direct")) != "refused" {
 		err3 = fmt.Errorf("a direct connection to another port was %q", strings.TrimSpace(sec("direct")))
 	}
-	cs = append(cs, Check{"direct connections are refused", err3, "the nftables ruleset did not apply; check the nf_tables modules"})
+	cs = append(cs, Check{"direct connections are refused", err3, "the nftables ruleset did not apply; check the nf_tables modules", ""})
 
 	var err4 error
 	if strings.Contains(text, key) || strings.Contains(text, "ANTHROPIC_API_KEY=") {
@@ -193,7 +195,7 @@ func Inside(verbose bool) []Check {
 	} else if !strings.Contains(sec("env"), "ANTHROPIC_BASE_URL=") {
 		err4 = fmt.Errorf("the agent environment lacks ANTHROPIC_BASE_URL")
 	}
-	cs = append(cs, Check{"the agent sees no key (environment and /proc/*/environ)", err4, "do not run this build; report it"})
+	cs = append(cs, Check{"the agent sees no key (environment and /proc/*/environ)", err4, "do not run this build; report it", ""})
 	return cs
 }
 

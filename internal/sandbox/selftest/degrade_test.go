@@ -1,0 +1,31 @@
+package selftest
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestSeccompParentFilterIsStackedNotRefused(t *testing.T) {
+	for _, tc := range []struct {
+		mode     int
+		err      error
+		fail     bool
+		degraded bool
+	}{
+		{0, nil, false, false},
+		{2, nil, false, true}, // Docker's default profile
+		{1, nil, true, false},
+		{0, errors.New("EINVAL"), true, false},
+	} {
+		c := seccompCheck(tc.mode, tc.err)
+		if (c.Err != nil) != tc.fail || (c.Degraded != "") != tc.degraded {
+			t.Errorf("mode %d err %v: got %+v", tc.mode, tc.err, c)
+		}
+	}
+	var b bytes.Buffer
+	if !Print(&b, []Check{seccompCheck(2, nil)}) || !strings.Contains(b.String(), "degraded: awf already runs under a seccomp filter") {
+		t.Fatalf("a degradation must pass and be printed: %q", b.String())
+	}
+}
