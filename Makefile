@@ -5,7 +5,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 SO      := oneshot/one-shot-token.so
 
-.PHONY: build test test-clients bench-apiproxy bench-egress clean
+.PHONY: build test test-clients bench-apiproxy bench-egress clean images
 
 build: $(SO)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o awf ./cmd/awf
@@ -25,6 +25,12 @@ clients/node_modules: clients/package-lock.json
 
 test-clients: $(SO) clients/node_modules
 	$(GO) test -count=1 -timeout 10m -v ./clients/
+
+# OCI images (api-proxy sidecar, egress proxy, awf) as digest-stable
+# tarballs in images/, loaded into docker (deploy/README.md).
+images: build
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o images/awf-healthcheck ./cmd/awf-healthcheck
+	$(GO) run ./cmd/awf-images -awf awf -healthcheck images/awf-healthcheck -out images -tag $(or $(TAG),dev) -load
 
 bench-apiproxy:
 	$(GO) test -tags bench -run Report -v -count=1 ./bench/apiproxy
