@@ -86,3 +86,40 @@ func (c *Cgroup) addIfAny(pid int) error {
 	}
 	return c.Add(pid)
 }
+
+// ProcSysReadOnly reports a read-only /proc/sys (every Docker container):
+// awf cannot turn IPv6 off in the sandbox's network namespace, so ::1 is
+// configured there; the ruleset's final rejects (rules.go accepts only
+// IPv4 destinations) refuse every IPv6 packet the command sends.
+func ProcSysReadOnly() bool {
+	var st unix.Statfs_t
+	return unix.Statfs("/proc/sys", &st) == nil && st.Flags&unix.ST_RDONLY != 0
+}
+
+// enterRoot makes the current directory the root. pivot_root(".", ".")
+// stacks the old root under the new one and the detach drops every host
+// mount from this namespace. Docker's default seccomp profile denies
+// pivot_root (EPERM even with CAP_SYS_ADMIN); then the new root is moved
+// over "/" and chrooted into, as runc's --no-pivot does: the host mounts
+// stay in this namespace's table but under the new root, unreachable to a
+// command that has no capabilities (no chroot escape) and no descriptor
+// from outside; selftest reports it.
+func enterRoot() error {
+	err := unix.PivotRoot(".", ".")
+	if err == nil {
+		if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+			return fmt.Errorf("detach old root: %w", err)
+		}
+		return nil
+	}
+	if !errors.Is(err, unix.EPERM) {
+		return fmt.Errorf("pivot_root: %w", err)
+	}
+	if err := unix.Mount(".", "/", "", unix.MS_MOVE, ""); err != nil {
+		return fmt.Errorf("pivot_root denied (%v); move root: %w", unix.EPERM, err)
+	}
+	if err := unix.Chroot("."); err != nil {
+		return fmt.Errorf("pivot_root denied (%v); chroot: %w", unix.EPERM, err)
+	}
+	return nil
+}

@@ -90,11 +90,8 @@ func setUp(p *sandbox.Plan) error {
 	}
 	// pivot_root(".", ".") stacks the old root under the new one; the
 	// detach unmount then drops every host mount from this namespace.
-	if err := unix.PivotRoot(".", "."); err != nil {
-		return fmt.Errorf("pivot_root: %w", err)
-	}
-	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
-		return fmt.Errorf("detach old root: %w", err)
+	if err := enterRoot(); err != nil {
+		return err
 	}
 	if err := os.Chdir("/"); err != nil {
 		return err

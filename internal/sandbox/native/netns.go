@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"syscall"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -112,7 +113,13 @@ func (ns *Netns) Setup(n sandbox.Network) error {
 		if n.DisableIPv6 {
 			// Before lo goes up, so ::1 is never configured.
 			for _, p := range []string{"/proc/sys/net/ipv6/conf/all/disable_ipv6", "/proc/sys/net/ipv6/conf/default/disable_ipv6", "/proc/sys/net/ipv6/conf/lo/disable_ipv6"} {
-				if err := os.WriteFile(p, []byte("1"), 0); err != nil && !errors.Is(err, os.ErrNotExist) {
+				err := os.WriteFile(p, []byte("1"), 0)
+				if errors.Is(err, syscall.EROFS) {
+					// A container's read-only /proc/sys (degrade.go):
+					// IPv6 stays on, the ruleset rejects every IPv6 packet.
+					break
+				}
+				if err != nil && !errors.Is(err, os.ErrNotExist) {
 					return fmt.Errorf("disable IPv6: %w", err)
 				}
 			}

@@ -76,6 +76,9 @@ func HostChecks() []Check {
 
 	cs = append(cs, seccompCheck(native.SeccompMode()))
 	cs = append(cs, cgroupDegradation(cgroupCheck()))
+	if native.ProcSysReadOnly() {
+		cs = append(cs, Check{Name: "IPv6 off in the sandbox", Degraded: "/proc/sys is read-only (a container): IPv6 stays configured in the sandbox's network namespace; the firewall rejects every IPv6 packet instead"})
+	}
 
 	err = nil
 	if !native.OverlayAvailable() {
@@ -96,7 +99,7 @@ func seccompCheck(mode int, err error) Check {
 	case mode == 1:
 		c.Err = fmt.Errorf("awf runs under strict seccomp (mode 1): no further syscalls are possible")
 	case mode == 2:
-		c.Degraded = "awf already runs under a seccomp filter (mode 2, e.g. the container's profile): awf's filter is stacked on top of it; calls the parent denies stay denied"
+		c.Degraded = "awf already runs under a seccomp filter (mode 2, e.g. the container's profile): awf's filter is stacked on top of it; calls the parent denies stay denied; if it denies pivot_root (Docker's default profile does), the sandbox root is entered by move-mount and chroot instead"
 	}
 	return c
 }
