@@ -42,7 +42,7 @@ func cgroupDecision(writable error, required bool) (useCgroup bool, err error) {
 	case writable == nil:
 		return true, nil
 	case required:
-		return false, fmt.Errorf("%w, but --memory-limit/--pids-limit was given explicitly: give the container a writable cgroup (cgroupns=private with a read-write /sys/fs/cgroup, or --privileged) or drop the flag", writable)
+		return false, fmt.Errorf("%w, but --memory-limit was given explicitly: give the container a writable cgroup (cgroupns=private with a read-write /sys/fs/cgroup, or --privileged) or drop the flag", writable)
 	default:
 		return false, nil
 	}

@@ -67,9 +67,10 @@ func Prepare(p *sandbox.Plan, log *slog.Logger) (s *Sandbox, err error) {
 		log.Warn("cleaning leftovers of earlier runs", "err", err)
 	}
 	s = &Sandbox{Plan: p, Log: log, Grace: 10 * time.Second}
+	made := s // `return nil, err` clears s before this runs
 	defer func() {
 		if err != nil {
-			s.Close()
+			made.Close()
 		}
 	}()
 	tr := time.Now()
