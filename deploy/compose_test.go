@@ -99,6 +99,17 @@ func TestComposeTopology(t *testing.T) {
 		return string(out), err
 	}
 	t.Cleanup(func() { run("down", "-v", "-t", "1") })
+	// A run killed before its cleanup leaves its networks holding the
+	// spec's fixed subnet; only networks of this test (awfct*) are removed.
+	if old, err := dockerErr("network", "ls", "-q", "--filter", "name=awfct"); err == nil {
+		for _, n := range strings.Fields(old) {
+			ids, _ := dockerErr("network", "inspect", "-f", "{{range $k, $v := .Containers}}{{$k}} {{end}}", n)
+			for _, c := range strings.Fields(ids) {
+				dockerErr("rm", "-f", c)
+			}
+			dockerErr("network", "rm", n)
+		}
+	}
 
 	// Before anything starts: every network is internal (no way out).
 	cfg, err := run("config")
