@@ -36,7 +36,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, st *reqState) boo
 	switch {
 	case req.WebSocket:
 		req.Model = guards.ModelFromQuery(r.URL.RawQuery)
-	case gc.NeedsModel() && hasBody && st.body != nil && s.jsonObjectBody(r, st):
+	case (gc.NeedsModel() || gc.HostedWebActive(st.p.Name)) && hasBody && st.body != nil && s.jsonObjectBody(r, st):
 		body, err := readBody(r.Body, r.ContentLength)
 		if err != nil {
 			if errors.Is(err, errBodyTooLarge) {
@@ -53,11 +53,13 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, st *reqState) boo
 		if s.guards.Config().CaptureBlocked != "" {
 			st.held = body // for the blocked-request record
 		}
-		var all []string
-		req.Model, all = guards.ScanModels(body)
+		// One pass over the top level: the model and, while a hostedWeb
+		// rule is in force on this port, the hosted web tools asked for.
+		scan := gc.ScanBody(st.p.Name, body)
+		req.Model, req.Hosted = scan.Model, scan.Hosted
 		// A body with the key twice: parsers differ on which one counts,
 		// so every one must pass.
-		for _, m := range all {
+		for _, m := range scan.AllModels {
 			if m == req.Model {
 				continue
 			}
@@ -282,7 +284,7 @@ func (s *Server) logGuards() {
 	s.log.Info("startup", "message", "Guards configured", "max_ai_credits", c.MaxAICredits, "max_effective_tokens", c.MaxEffectiveTokens,
 		"max_runs", c.MaxRuns, "max_cache_misses", c.MaxCacheMisses, "max_permission_denied", c.MaxPermissionDenied,
 		"max_model_multiplier", c.MaxModelMultiplier, "allowed_models", c.AllowedModels, "disallowed_models", c.DisallowedModels,
-		"model_aliases", len(c.Aliases), "token_steering", c.Steering, "pricing_version", guards.Pricing.Version)
+		"model_aliases", len(c.Aliases), "token_steering", c.Steering, "hosted_web_disabled", c.HostedWebOff, "pricing_version", guards.Pricing.Version)
 }
 
 // logBudget reports the run's spend at shutdown.

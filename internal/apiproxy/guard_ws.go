@@ -91,6 +91,9 @@ func (g *wsGuard) clientMessage(msg []byte, whole bool) {
 	// A message too large to keep is admitted as a turn without a model:
 	// the budgets still apply.
 	req := guards.Request{Provider: g.st.p.Name, Method: http.MethodPost, Path: g.st.path, Model: model}
+	if whole {
+		req.Hosted = g.s.guards.Config().HostedInMessage(g.st.p.Name, msg) // hostedWeb rule (guards/hostedweb.go)
+	}
 	t, d := g.s.guards.Admit(req)
 	g.mu.Lock()
 	defer g.mu.Unlock()

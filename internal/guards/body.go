@@ -8,10 +8,31 @@ import (
 )
 
 // modelFields finds every top-level "model" key of a JSON object and the
-// byte range of its value. It skips values without decoding them (a
-// conversation body can be megabytes; only its top level matters). ok is
-// false for a body that is not a JSON object.
+// byte range of its value. ok is false for a body that is not a JSON
+// object.
 func modelFields(body []byte) (spans [][2]int, ok bool) {
+	fs, ok := topFields(body, modelKey)
+	for _, f := range fs {
+		spans = append(spans, f.span)
+	}
+	return spans, ok
+}
+
+var modelKey = []string{"model"}
+
+// field is one top-level key of interest: its index in the keys asked
+// for and the byte range of its value.
+type field struct {
+	key  int
+	span [2]int
+}
+
+// topFields finds every top-level occurrence of keys in a JSON object and
+// the byte range of each value, in body order. It skips values without
+// decoding them (a conversation body can be megabytes; only its top level
+// matters), so the model and the hosted-web keys (hostedweb.go) come from
+// one pass. ok is false for a body that is not a JSON object.
+func topFields(body []byte, keys []string) (fields []field, ok bool) {
 	i := skipWS(body, 0)
 	if i >= len(body) || body[i] != '{' {
 		return nil, false
@@ -38,8 +59,8 @@ func modelFields(body []byte) (spans [][2]int, ok bool) {
 		if !ok {
 			return nil, false
 		}
-		if string(key) == `"model"` || bytes.IndexByte(key, '\\') >= 0 && unquotes(key, "model") {
-			spans = append(spans, [2]int{vStart, vEnd})
+		if k := keyIndex(key, keys); k >= 0 {
+			fields = append(fields, field{k, [2]int{vStart, vEnd}})
 		}
 		i = skipWS(body, vEnd)
 		if i < len(body) && body[i] == ',' {
@@ -47,10 +68,32 @@ func modelFields(body []byte) (spans [][2]int, ok bool) {
 			continue
 		}
 		if i < len(body) && body[i] == '}' {
-			return spans, true
+			return fields, true
 		}
 		return nil, false
 	}
+}
+
+// keyIndex is the index in keys of the quoted key raw (an escaped
+// spelling is the same key), or -1.
+func keyIndex(raw []byte, keys []string) int {
+	if len(raw) < 2 {
+		return -1
+	}
+	for i, k := range keys {
+		if len(raw) == len(k)+2 && string(raw[1:len(raw)-1]) == k {
+			return i
+		}
+	}
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return -1
+	}
+	for i, k := range keys {
+		if unquotes(raw, k) {
+			return i
+		}
+	}
+	return -1
 }
 
 func unquotes(raw []byte, want string) bool {

@@ -32,6 +32,7 @@ type Config struct {
 	MaxCaptureBytes     int                         // AWF_MAX_BLOCKED_CAPTURE_BYTES (full mode)
 	Steering            bool                        // AWF_ENABLE_TOKEN_STEERING=true
 	AgentTimeout        time.Duration               // AWF_AGENT_TIMEOUT_MINUTES (time steering)
+	HostedWebOff        HostedWebOff                // AWF_HOSTED_WEB: engines whose provider-hosted web tools are refused (hostedweb.go)
 }
 
 // Alias is one entry of apiProxy.models: glob patterns ("provider/glob") or
@@ -144,6 +145,16 @@ func FromEnv(getenv func(string) string) (Config, []string) {
 	if v := strings.TrimSpace(getenv(EnvModelFallback)); v != "" {
 		if c.ModelFallback, err = ParseFallback(v); err != nil {
 			bad(EnvModelFallback, v, `{"enabled": bool, "strategy": "middle_power", "excludeEngines": [...]}`)
+		}
+	}
+	if v := strings.TrimSpace(getenv(EnvHostedWeb)); v != "" {
+		off, unknown, err := ParseHostedWeb(v)
+		if err != nil {
+			bad(EnvHostedWeb, v, `{"<engine>": {"enabled": bool}}`)
+		}
+		c.HostedWebOff = off
+		for _, e := range unknown {
+			warns = append(warns, fmt.Sprintf("%s: unknown engine %q ignored (known: %s)", EnvHostedWeb, e, strings.Join(HostedWebEngines(), ", ")))
 		}
 	}
 	if v := strings.TrimSpace(getenv(EnvModelAliases)); v != "" {
@@ -283,7 +294,7 @@ func ParseAliases(v string) (map[string]Alias, error) {
 func (c *Config) Active() bool {
 	return c.MaxAICredits > 0 || c.MaxEffectiveTokens > 0 || c.MaxModelMultiplier > 0 || c.MaxRuns > 0 ||
 		c.MaxCacheMisses > 0 || c.MaxPermissionDenied > 0 || c.AllowedModels != nil || c.DisallowedModels != nil ||
-		len(c.Aliases) > 0 || c.Steering
+		len(c.Aliases) > 0 || c.Steering || len(c.HostedWebOff) > 0
 }
 
 // NeedsModel reports whether admitting a request needs the model it names

@@ -26,6 +26,7 @@ type Request struct {
 	Path      string // URL path, no query
 	Model     string // "" when the request names none
 	WebSocket bool
+	Hosted    []string // provider-hosted web tools the body asks for (hostedweb.go; read only while a rule is in force)
 }
 
 // Inference reports whether r is an LLM call that counts against maxRuns:
@@ -227,6 +228,9 @@ func (g *Guards) decide(r Request) Decision {
 		return refuse(http.StatusForbidden, "ai_credits_limit_exceeded",
 			fmt.Sprintf("Maximum AI credits exceeded (%.6f / %s).", total, num(c.MaxAICredits)),
 			"total_ai_credits", total, "max_ai_credits", c.MaxAICredits, "hard_cap", false)
+	}
+	if d := c.hostedWebDecision(r.Provider, r.Hosted); !d.Allow {
+		return d
 	}
 	if r.Model == "" {
 		return allow
