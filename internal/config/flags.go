@@ -34,6 +34,7 @@ type Flags struct {
 	noRateLimit                                                bool
 	guards                                                     *guardFlags    // guards.go
 	providers                                                  *providerFlags // providers.go
+	hostedWeb                                                  hostedWebFlags // hostedweb.go
 
 	env        []string
 	envAll     bool
@@ -134,6 +135,7 @@ func Register(fs *pflag.FlagSet) *Flags {
 	fs.StringVar(&f.rateBytesPM, "rate-limit-bytes-pm", "", "Max request bytes per minute per provider (`n`) (requires --enable-api-proxy)")
 	fs.BoolVar(&f.noRateLimit, "no-rate-limit", false, "Disable rate limiting in the API proxy (requires --enable-api-proxy)")
 	f.guards = registerGuards(fs)
+	f.hostedWeb.register(fs)            // hostedweb.go
 	f.providers = registerProviders(fs) // providers.go
 
 	f.hostAccess.register(fs)
@@ -371,6 +373,11 @@ func (f *Flags) Build(args []string, env map[string]string) (*Config, []Warning,
 	}
 	warns = append(warns, pvWarns...)
 	c.Env.Exclude = append(c.Env.Exclude, pvExclude...)
+	hwWarns, err := f.hostedWeb.build(c) // hostedweb.go
+	if err != nil {
+		return nil, nil, err
+	}
+	warns = append(warns, hwWarns...)
 	haWarns, err := f.hostAccess.build(sys, c) // hostaccess.go
 	if err != nil {
 		return nil, nil, err
