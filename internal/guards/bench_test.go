@@ -36,3 +36,17 @@ func BenchmarkModelFromBody(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkScanBodyHostedWeb: the same 64 KiB body with 20 tools, read
+// once for the model and the hosted web tools (a hostedWeb rule in force).
+func BenchmarkScanBodyHostedWeb(b *testing.B) {
+	tools := strings.Repeat(`{"type":"function","name":"f","description":"a tool","parameters":{"type":"object","properties":{"x":{"type":"string"}}}},`, 20)
+	body := []byte(`{"messages":[{"role":"user","content":"` + strings.Repeat("lorem ipsum ", 5460) + `"}],"tools":[` + tools + `{"type":"web_search"}],"model":"gpt-5"}`)
+	c := Config{HostedWebOff: HostedWebOff{"codex": true}}
+	b.SetBytes(int64(len(body)))
+	for i := 0; i < b.N; i++ {
+		if s := c.ScanBody("openai", body); s.Model != "gpt-5" || len(s.Hosted) != 1 {
+			b.Fatal(s)
+		}
+	}
+}
