@@ -1,0 +1,33 @@
+// Package inspect terminates the agent's TLS in the egress proxy for the
+// hosts a rule needs to see inside (URL rules, DLP, credential injection),
+// with a per-run CA, and re-originates verified TLS to the real host.
+package inspect
+
+import "net/http"
+
+// Hook sees every inspected request before it goes upstream. Hooks are the
+// seam between the inspection machinery (this package) and the policies that
+// use it (URL rules, DLP, credential injection), so each policy stays a small
+// package that is tested without TLS.
+type Hook interface {
+	// Name appears in logs and the policy manifest.
+	Name() string
+	// Inspects reports whether this hook needs to see inside connections to
+	// host (canonical lower-case name, no port). A host that no hook
+	// inspects is tunnelled untouched, so pinning clients keep working.
+	Inspects(host string) bool
+	// Request runs for each inspected request to host, in hook order. It
+	// may rewrite headers (credential injection) or wrap req.Body (a
+	// streaming scan); a non-nil Block refuses the request and nothing of it
+	// is sent upstream.
+	Request(req *http.Request, host string) *Block
+}
+
+// Block is a refusal with the same rule/reason shape as every other
+// allow/deny decision, so the access log, audit and the agent's error body
+// say the same thing.
+type Block struct {
+	Status int    // HTTP status given to the agent (403 unless a hook says otherwise)
+	Rule   string // e.g. "allow-urls", "dlp:github_token"
+	Reason string // one line, never containing the matched secret
+}
