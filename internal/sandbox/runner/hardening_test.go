@@ -24,8 +24,10 @@ func TestKernelSurfaceClosed(t *testing.T) {
 		"echo netns: $(" + probe("clone", "40000000") + ")",   // CLONE_NEWNET
 		"echo plainfork: $(" + probe("clone", "0") + ")",      // allowed
 		"echo tiocsti: $(" + probe("tiocsti") + " </dev/tty)", // no controlling tty, and filtered
-		// Before any $(...): bash itself then holds only stdio.
-		`ls /proc/$$/fd | tr '\n' ' ' | sed 's/^/fds: /'; echo`,
+		// A simple command, not a pipeline: while bash forks a pipeline's
+		// later members it holds their pipes, which ls could catch.
+		`ls /proc/$$/fd >/tmp/fds`,
+		`echo "fds: $(tr '\n' ' ' </tmp/fds)"`,
 	}, "\n")
 	// awf itself starts with a stray descriptor, as under a CI runner.
 	stray, strayW, err := os.Pipe()
