@@ -45,6 +45,8 @@ type Config struct {
 	LogDir string
 	// Host is how host.docker.internal is served (hostaccess.go); zero: not at all.
 	Host HostAccess
+	// Inspect is TLS inspection (--ssl-bump, inspect.go); zero: none.
+	Inspect Inspect
 
 	ConnectTimeout time.Duration // dialing an upstream (30 s, as Squid)
 	RequestTimeout time.Duration // waiting for request headers / idle keep-alive (2 min)

@@ -285,6 +285,7 @@ func (s *Server) ServeAPIProxy(ln net.Listener, targets []string) error {
 	}
 	return s.serve(ln, func(c *clientConn) {
 		c.apiTargets = canon
+		c.own = true // awf's own client: never inspected (inspect.go)
 		s.serveHTTP(c, kindExplicit, 0)
 	})
 }

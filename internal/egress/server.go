@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/awf-dev/awf/internal/domains"
+	"github.com/awf-dev/awf/internal/inspect"
 )
 
 // ErrServerClosed is returned by the Serve methods after Shutdown or Close.
@@ -39,6 +40,8 @@ type Server struct {
 	hostOnce sync.Once // hostaccess.go
 	hostTr   *http.Transport
 
+	inspector *inspect.Inspector // inspect.go; nil: nothing is inspected
+
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[*clientConn]struct{}
@@ -55,6 +58,8 @@ type clientConn struct {
 	// apiTargets: hosts this (api-proxy) client may reach on 443 beyond
 	// the allowlist (hostaccess.go, ServeAPIProxy).
 	apiTargets []string
+	// own: the client is awf's api proxy, whose TLS is never inspected.
+	own bool
 }
 
 func (c *clientConn) setPeer(p net.Conn) {
@@ -104,6 +109,9 @@ func New(cfg Config) (*Server, error) {
 		DisableCompression:     true,
 		MaxResponseHeaderBytes: int64(cfg.MaxHeaderBytes) * 4,
 		TLSNextProto:           map[string]func(string, *tls.Conn) http.RoundTripper{},
+	}
+	if err := s.newInspector(); err != nil { // inspect.go
+		return nil, err
 	}
 	return s, nil
 }
@@ -251,6 +259,9 @@ wait:
 		}
 	}
 	s.transport.CloseIdleConnections()
+	if s.inspector != nil {
+		s.inspector.Close()
+	}
 	s.hostOnce.Do(func() {}) // hostaccess.go: orders the read of hostTr
 	if s.hostTr != nil {
 		s.hostTr.CloseIdleConnections()

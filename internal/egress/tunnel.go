@@ -39,6 +39,10 @@ func (s *Server) connect(c *clientConn, br *bufio.Reader, req *http.Request, hos
 		return
 	}
 	e.Rule, e.Reason = v.rule, v.reason
+	if s.inspects(c, v.host) { // inspect.go
+		s.connectInspected(c, br, e, v.host, port)
+		return
+	}
 	up, dest, err := s.dialer.dial(context.Background(), v.host, port)
 	if err != nil {
 		s.upstreamError(c, e, v.host, err)
@@ -85,13 +89,17 @@ func (s *Server) serveTLS(c *clientConn) {
 		return
 	}
 	e.Rule, e.Reason = v.rule, v.reason
+	if s.inspects(c, v.host) { // inspect.go
+		if err := s.preflight(v.host); err != nil {
+			s.denyTLSDial(c, e, err)
+			return
+		}
+		s.serveInspected(c, h.data, e, v.host, port)
+		return
+	}
 	up, dest, err := s.dialer.dial(context.Background(), v.host, port)
 	if err != nil {
-		rule, reason := "", err.Error()
-		if errors.Is(err, errPrivateDest) {
-			rule, reason = "deny-private-destination", errPrivateDest.Error()
-		}
-		s.denyTLS(c, e, rule, reason)
+		s.denyTLSDial(c, e, err)
 		return
 	}
 	c.setPeer(up)
@@ -104,6 +112,16 @@ func (s *Server) serveTLS(c *clientConn) {
 	in, out := splice(c.Conn, up)
 	e.BytesIn, e.BytesOut = in+int64(len(h.data)), out
 	s.record(e)
+}
+
+// denyTLSDial answers a failed upstream contact on the transparent TLS
+// listener: private destinations are a denial, the rest a failure.
+func (s *Server) denyTLSDial(c *clientConn, e *Entry, err error) {
+	rule, reason := "", err.Error()
+	if errors.Is(err, errPrivateDest) {
+		rule, reason = "deny-private-destination", errPrivateDest.Error()
+	}
+	s.denyTLS(c, e, rule, reason)
 }
 
 // tlsAlertAccessDenied is a plaintext TLS alert record (fatal,

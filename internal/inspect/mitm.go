@@ -132,6 +132,9 @@ type ServeOptions struct {
 	// Idle is told when the connection waits for a request (true) and when
 	// one arrives, so a shutting-down proxy can close idle connections.
 	Idle func(bool)
+	// Record, when set, receives this connection's records instead of
+	// Config.Record.
+	Record func(*Record)
 }
 
 // Serve terminates TLS on client (whose reads start with the agent's
@@ -165,7 +168,7 @@ func (in *Inspector) Serve(client net.Conn, host string, port uint16, o ServeOpt
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			handlers.Add(1)
 			defer handlers.Done()
-			in.handle(w, r, host, port, authority)
+			in.handle(w, r, host, port, authority, o.Record)
 		}),
 		ReadHeaderTimeout: in.cfg.IdleTimeout,
 		IdleTimeout:       in.cfg.IdleTimeout,
@@ -193,14 +196,17 @@ func (in *Inspector) Serve(client net.Conn, host string, port uint16, o ServeOpt
 }
 
 // handle runs the hooks on one request and proxies it upstream.
-func (in *Inspector) handle(w http.ResponseWriter, r *http.Request, host string, port uint16, authority string) {
+func (in *Inspector) handle(w http.ResponseWriter, r *http.Request, host string, port uint16, authority string, record func(*Record)) {
+	if record == nil {
+		record = in.cfg.Record
+	}
 	rec := &Record{Start: time.Now(), Host: host, Port: port, Method: r.Method,
 		Proto: fmt.Sprintf("%d.%d", r.ProtoMajor, r.ProtoMinor), UserAgent: r.UserAgent()}
 	r.URL.Scheme, r.URL.Host = "https", authority
 	rec.URL = r.URL.String()
 	defer func() {
-		if in.cfg.Record != nil {
-			in.cfg.Record(rec)
+		if record != nil {
+			record(rec)
 		}
 	}()
 	// The name inside TLS must be the one the allowlist judged: a Host
