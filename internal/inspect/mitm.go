@@ -103,6 +103,15 @@ func New(cfg Config) (*Inspector, error) {
 		Transport:     in.tr,
 		FlushInterval: -1, // every write reaches the agent at once (SSE, streams)
 		ErrorHandler:  in.upstreamError,
+		// The status, from the upstream's response: a 101 never passes
+		// through the ResponseWriter (the connection is hijacked).
+		ModifyResponse: func(resp *http.Response) error {
+			if rec, ok := resp.Request.Context().Value(recKey{}).(*Record); ok {
+				rec.Status = resp.StatusCode
+				rec.Upgrade = resp.StatusCode == http.StatusSwitchingProtocols
+			}
+			return nil
+		},
 		BufferPool:    bufPool{},
 	}
 	return in, nil
@@ -259,7 +268,6 @@ func (in *Inspector) handle(w http.ResponseWriter, r *http.Request, host string,
 	if rec.Status == 0 {
 		rec.Status = cw.status
 	}
-	rec.Upgrade = cw.status == http.StatusSwitchingProtocols
 }
 
 type recKey struct{}
