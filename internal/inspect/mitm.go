@@ -112,7 +112,7 @@ func New(cfg Config) (*Inspector, error) {
 			}
 			return nil
 		},
-		BufferPool:    bufPool{},
+		BufferPool: bufPool{},
 	}
 	return in, nil
 }
