@@ -88,7 +88,7 @@ func TestAllowDenyByPath(t *testing.T) {
 		{"github.com", "/myorg/repo", true},
 		{"github.com", "/myorg/repo/blob/main/x?y=1", true},
 		{"github.com", "/otherorg/repo", false},
-		{"github.com", "/myorg", false}, // the pattern needs the slash after myorg
+		{"github.com", "/myorg", false},                  // the pattern needs the slash after myorg
 		{"github.com", "/my%6Frg/repo", true},            // unreserved escape: same resource
 		{"github.com", "/myorg/../otherorg/repo", false}, // dot segments
 		{"github.com", "/myorg/%2e%2e/otherorg/repo", false},
