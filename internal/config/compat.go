@@ -89,8 +89,6 @@ var compatTable = []compatFlag{
 	{name: "reflect", kind: compatBool, def: "false", class: compatNotYet, why: "query the running API proxy's /reflect endpoint instead (AWF_REFLECT_ENABLED=1 writes awf-reflect.json)", usage: "Start AWF, query the API proxy /reflect endpoint and print its JSON"},
 	// Refused: dropping these would widen what the agent may do, or send a
 	// key to a host the user did not choose.
-	{name: "ssl-bump", kind: compatBool, def: "false", class: compatRefuse, why: "TLS inspection is not implemented; without it URL rules and DLP cannot be enforced", usage: "Enable SSL Bump for HTTPS content inspection"},
-	{name: "allow-urls", kind: compatString, class: compatRefuse, why: "URL-path rules need TLS inspection, which is not implemented; use --allow-domains", usage: "Comma-separated allowed URL patterns for HTTPS (requires --ssl-bump)"},
 	{name: "enable-dlp", kind: compatBool, def: "false", class: compatRefuse, why: "DLP scanning of request URLs is not implemented", usage: "Enable DLP scanning to block credential exfiltration in request URLs"},
 }
 

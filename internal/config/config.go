@@ -36,6 +36,9 @@ type Config struct {
 	Security   Security // strict by default (security.go)
 	Extras     Extras   // session state, diagnostics, DoH, pids limit, rulesets (extras.go)
 
+	// Inspect is TLS inspection and URL rules (inspect.go).
+	Inspect Inspection
+
 	Mounts           []Mount
 	ContainerWorkdir string // "" means the invoking user's home
 	MemoryLimit      string // normalised, e.g. "6g"

@@ -77,14 +77,12 @@ func TestConfigFileErrors(t *testing.T) {
 	files := map[string]string{
 		"/c/unknown.json": `{"apiProxy":{"hostedWebTools":{"claude":{"enabled":false}}}}`,
 		"/c/badtype.json": `{"container":{"agentTimeout":"10"}}`,
-		"/c/bump.json":    `{"security":{"sslBump":true}}`,
 		"/c/write.json":   `{"filesystem":{"allowWrite":["/tmp"]}}`,
 		"/c/badflag.json": `{"container":{"memoryLimit":"lots"}}`,
 	}
 	for file, want := range map[string]string{
 		"/c/unknown.json": "Error loading --config: Invalid AWF config at /c/unknown.json:\n- config.apiProxy.hostedWebTools is not supported",
 		"/c/badtype.json": "config.container.agentTimeout must be an integer",
-		"/c/bump.json":    "config key security.sslBump (--ssl-bump) is not supported by the native runtime",
 		"/c/write.json":   "config.filesystem.allowWrite is not supported by the native runtime",
 		"/c/badflag.json": `Invalid --memory-limit value "lots"`,
 		"/c/missing.json": "Error loading --config: ENOENT: no such file or directory, open '/c/missing.json'",
@@ -156,7 +154,7 @@ func TestCompatFlags(t *testing.T) {
 	if strings.Contains(msgs, "ssl-bump") {
 		t.Errorf("--ssl-bump=false asks for nothing:\n%s", msgs)
 	}
-	for _, a := range [][]string{{"--ssl-bump"}, {"--allow-urls", "https://github.com/org/*"}, {"--enable-dlp"}} {
+	for _, a := range [][]string{{"--enable-dlp"}} { // --ssl-bump, --allow-urls: inspect_test.go
 		_, _, err := buildArgv(t, append(a, "--", "true"), nil, nil)
 		if err == nil || !strings.Contains(err.Error(), "is not supported by the native runtime") {
 			t.Errorf("%v: %v", a, err)

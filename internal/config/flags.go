@@ -35,6 +35,7 @@ type Flags struct {
 	guards                                                     *guardFlags    // guards.go
 	providers                                                  *providerFlags // providers.go
 	hostedWeb                                                  hostedWebFlags // hostedweb.go
+	inspect                                                    inspectFlags   // inspect.go: --ssl-bump, --allow-urls
 
 	env        []string
 	envAll     bool
@@ -136,6 +137,7 @@ func Register(fs *pflag.FlagSet) *Flags {
 	fs.BoolVar(&f.noRateLimit, "no-rate-limit", false, "Disable rate limiting in the API proxy (requires --enable-api-proxy)")
 	f.guards = registerGuards(fs)
 	f.hostedWeb.register(fs)            // hostedweb.go
+	f.inspect.register(fs)              // inspect.go
 	f.providers = registerProviders(fs) // providers.go
 
 	f.hostAccess.register(fs)
@@ -378,6 +380,11 @@ func (f *Flags) Build(args []string, env map[string]string) (*Config, []Warning,
 		return nil, nil, err
 	}
 	warns = append(warns, hwWarns...)
+	inWarns, err := f.inspect.build(c) // inspect.go
+	if err != nil {
+		return nil, nil, err
+	}
+	warns = append(warns, inWarns...)
 	haWarns, err := f.hostAccess.build(sys, c) // hostaccess.go
 	if err != nil {
 		return nil, nil, err
