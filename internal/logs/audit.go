@@ -184,9 +184,32 @@ func hostAccessDetail(m *Manifest) string {
 	return s
 }
 
+// inspectionDetail adds what TLS inspection looks at to the SSL Bump line.
+func inspectionDetail(m *Manifest) string {
+	in := m.Inspection
+	if in == nil {
+		return ""
+	}
+	s := " (inspected hosts: none; every host tunnelled)"
+	if len(in.InspectedHosts) > 0 || len(in.Hooks) > 0 {
+		s = fmt.Sprintf(" (hooks: %s; inspected hosts: %s)", orNone(in.Hooks), orNone(in.InspectedHosts))
+	}
+	for _, r := range in.URLRules {
+		s += fmt.Sprintf("\n  - URL rule `%s` → `%s`", r.Pattern, r.Regex)
+	}
+	return s
+}
+
+func orNone(l []string) string {
+	if len(l) == 0 {
+		return "none"
+	}
+	return strings.Join(l, ", ")
+}
+
 func auditMarkdown(rules []RuleStat, m *Manifest, d auditDenied) string {
 	l := []string{"## Firewall Audit Report\n", "### Active Policy\n",
-		"- **SSL Bump**: " + onOff(m.SSLBumpEnabled),
+		"- **SSL Bump**: " + onOff(m.SSLBumpEnabled) + inspectionDetail(m),
 		"- **DLP**: " + onOff(m.DLPEnabled),
 		"- **Host Access**: " + onOff(m.HostAccessEnabled) + hostAccessDetail(m),
 		"- **DNS Servers**: " + strings.Join(m.DNSServers, ", "),

@@ -41,6 +41,8 @@ type Manifest struct {
 	// proxy, when in use.
 	HostAccess *HostAccessInfo `json:"hostAccess,omitempty"`
 	CLIProxy   *CLIProxyInfo   `json:"cliProxy,omitempty"`
+	// Inspection (awf's addition) is TLS inspection with --ssl-bump.
+	Inspection *InspectionInfo `json:"inspection,omitempty"`
 	// IgnoredEntries (awf's addition) are the allowlist entries the
 	// original accepts but awf does not honour: they admit nothing.
 	IgnoredEntries []IgnoredEntry `json:"ignoredEntries,omitempty"`
@@ -93,6 +95,21 @@ type CLIProxyInfo struct {
 	AccessLog string `json:"accessLog"`
 }
 
+// InspectionInfo describes TLS inspection (--ssl-bump): which policies see
+// inside TLS and for which hosts; every other host is tunnelled untouched.
+type InspectionInfo struct {
+	CACertSHA256   string    `json:"caCertSha256"`
+	Hooks          []string  `json:"hooks"`
+	URLRules       []URLRule `json:"urlRules"`
+	InspectedHosts []string  `json:"inspectedHosts"`
+}
+
+// URLRule is one --allow-urls pattern and the regular expression it means.
+type URLRule struct {
+	Pattern string `json:"pattern"`
+	Regex   string `json:"regex"`
+}
+
 // DefaultDangerousPorts are the ports the original refuses outright.
 var DefaultDangerousPorts = []int{22, 23, 25, 110, 143, 445, 1433, 1521, 3306, 3389,
 	5432, 5984, 6379, 6984, 8086, 8088, 9200, 9300, 27017, 27018, 28017}
@@ -109,6 +126,7 @@ type ManifestOptions struct {
 	HostInfo       *HostAccessInfo
 	CLIProxy       *CLIProxyInfo
 	Ignored        []IgnoredEntry
+	Inspection     *InspectionInfo
 }
 
 // NewManifest builds the manifest from plain data. Orders that are zero are
@@ -140,6 +158,7 @@ func NewManifest(rules []Rule, o ManifestOptions) Manifest {
 		m.AllowHostPorts = &s
 	}
 	m.HostAccess, m.CLIProxy = o.HostInfo, o.CLIProxy
+	m.Inspection = o.Inspection
 	m.IgnoredEntries = o.Ignored
 	return m
 }

@@ -175,6 +175,16 @@ func Compile(patterns []string) (*Rules, error) {
 	return r, nil
 }
 
+// Host is the host[:port] part of a pattern, lower case (the manifest's
+// list of inspected hosts).
+func Host(pattern string) string {
+	h := strings.TrimPrefix(pattern, "https://")
+	if i := strings.Index(h, "/"); i >= 0 {
+		h = h[:i]
+	}
+	return strings.ToLower(h)
+}
+
 // Patterns are the patterns as given.
 func (r *Rules) Patterns() []string {
 	var out []string

@@ -21,7 +21,7 @@ import (
 // firewall (the native counterpart of iptables-audit.txt), the plan and the
 // configuration. No environment value is written (config.HideValue): names
 // cannot tell a secret from a plain value, and artifacts outlive the run.
-func writeAudit(dir string, c *config.Config, p *sandbox.Plan, pol *domains.Policy, log *slog.Logger) {
+func writeAudit(dir string, c *config.Config, p *sandbox.Plan, pol *domains.Policy, caPEM []byte, log *slog.Logger) {
 	var rules []logs.Rule
 	for _, r := range pol.Rules() {
 		rules = append(rules, logs.Rule(r))
@@ -29,6 +29,7 @@ func writeAudit(dir string, c *config.Config, p *sandbox.Plan, pol *domains.Poli
 	rules = hostRules(c, rules) // hostaccess.go
 	mo := hostManifest(c)
 	mo.DNSServers, mo.GeneratedAt = c.DNSServers, time.Now()
+	rules = inspectManifest(c, caPEM, rules, &mo) // inspect.go
 	for _, n := range pol.Ignored() {
 		mo.Ignored = append(mo.Ignored, logs.IgnoredEntry{Entry: n.Entry, List: n.List, Kind: n.Kind, Reason: n.Reason, Instead: n.Instead})
 	}

@@ -77,6 +77,12 @@ func RunDirs(c *config.Config) Dirs {
 
 // BuildPlan computes the sandbox plan and the api-proxy's environment.
 func BuildPlan(c *config.Config, id string, preload []byte, preflight bool) (*sandbox.Plan, agentenv.Result, error) {
+	return BuildPlanCA(c, id, preload, preflight, nil)
+}
+
+// BuildPlanCA is BuildPlan for a run with TLS inspection: caPEM is the
+// run's CA certificate, trusted inside the sandbox (inspect.go).
+func BuildPlanCA(c *config.Config, id string, preload []byte, preflight bool, caPEM []byte) (*sandbox.Plan, agentenv.Result, error) {
 	res := agentenv.BuildResult(agentenv.FromConfig(c))
 	hosts, _ := os.ReadFile("/etc/hosts")
 	ws := c.HostEnv["GITHUB_WORKSPACE"]
@@ -117,7 +123,7 @@ func BuildPlan(c *config.Config, id string, preload []byte, preflight bool) (*sa
 		NetExtra:        netExtra(c), // hostaccess.go
 		HostsFile:       string(hosts) + apireflect.HostsEntry(c.APIProxy.Enabled, sandbox.DefaultAPIProxyIP),
 		ClaudeKeyScript: helpers.GetClaudeKeyScript(),
-		AgentFiles:      cliProxyAgent(c, res.Agent, agentFiles(res.Agent, c.User.Home)), // cliproxy.go
+		AgentFiles:      caTrust(caPEM, res.Agent, cliProxyAgent(c, res.Agent, agentFiles(res.Agent, c.User.Home))), // inspect.go, cliproxy.go
 
 		PreloadLib:  preload,
 		MemoryBytes: c.MemoryLimitBytes,
@@ -182,7 +188,15 @@ func Run(ctx context.Context, o Options) (int, error) {
 	out := &ghawout.Outputs{Env: c.HostEnv, ProxyLogsDir: c.ProxyLogsDir, APIProxyDir: dirs.APIProxy, AuditDir: dirs.Audit}
 	out.Begin()
 	id := fmt.Sprintf("%s-%d", dirs.TS, os.Getpid())
-	plan, env, err := BuildPlan(c, id, o.PreloadLib, o.Preflight)
+	ca, hooks, err := newInspection(c) // inspect.go: --ssl-bump
+	if err != nil {
+		return 1, err
+	}
+	var caPEM []byte
+	if ca != nil {
+		caPEM = ca.PEM()
+	}
+	plan, env, err := BuildPlanCA(c, id, o.PreloadLib, o.Preflight, caPEM)
 	if err != nil {
 		return 1, err
 	}
@@ -199,7 +213,7 @@ func Run(ctx context.Context, o Options) (int, error) {
 	if len(c.AllowDomains) == 0 {
 		log.Debug("No allowed domains: all egress is blocked")
 	}
-	writeAudit(dirs.Audit, c, plan, policy, log)
+	writeAudit(dirs.Audit, c, plan, policy, caPEM, log)
 
 	sb, err := native.Prepare(plan, log)
 	if err != nil {
@@ -213,7 +227,7 @@ func Run(ctx context.Context, o Options) (int, error) {
 
 	srvCtx, stopServers := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	stopAll, err := startServices(srvCtx, &wg, o, sb, env, dirs, policy, out)
+	stopAll, err := startServices(srvCtx, &wg, o, sb, env, dirs, policy, out, egressInspect(ca, hooks))
 	if err != nil {
 		stopServers()
 		return 1, err
@@ -242,9 +256,9 @@ func Run(ctx context.Context, o Options) (int, error) {
 }
 
 // startServices makes the listeners inside the namespace and serves them.
-func startServices(ctx context.Context, wg *sync.WaitGroup, o Options, sb *native.Sandbox, env agentenv.Result, dirs Dirs, policy *domains.Policy, out *ghawout.Outputs) (func(), error) {
+func startServices(ctx context.Context, wg *sync.WaitGroup, o Options, sb *native.Sandbox, env agentenv.Result, dirs Dirs, policy *domains.Policy, out *ghawout.Outputs, insp egress.Inspect) (func(), error) {
 	c, log, n := o.Config, o.Log, sb.Plan.Net
-	ecfg := egress.Config{Policy: policy, DNSServers: c.DNSServers, LogDir: dirs.Egress, Resolver: o.Resolver, Host: hostAccess(c, sb)}
+	ecfg := egress.Config{Policy: policy, DNSServers: c.DNSServers, LogDir: dirs.Egress, Resolver: o.Resolver, Host: hostAccess(c, sb), Inspect: insp}
 	eg, err := egress.New(ecfg)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,170 @@
+package runner
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path"
+
+	"github.com/awf-dev/awf/internal/config"
+	"github.com/awf-dev/awf/internal/egress"
+	"github.com/awf-dev/awf/internal/inspect"
+	"github.com/awf-dev/awf/internal/logs"
+	"github.com/awf-dev/awf/internal/urlrules"
+)
+
+// TLS inspection (--ssl-bump): a per-run CA whose key lives only in this
+// process's memory (the egress proxy runs here; the sandbox is another PID
+// namespace and gets the certificate alone), the hooks built from the
+// run's flags, and the sandbox's trust in that CA.
+
+// Where the agent finds the CA: root's, read-only (under /.awf).
+const (
+	AgentCAFile   = "/.awf/ssl/awf-ca.crt"          // the CA alone (NODE_EXTRA_CA_CERTS)
+	AgentCABundle = "/.awf/ssl/ca-certificates.crt" // the system bundle plus the CA
+)
+
+// SystemBundles are the system trust bundles clients read by default; each
+// that exists on the host is shown in the sandbox with the CA appended.
+var SystemBundles = []string{
+	"/etc/ssl/certs/ca-certificates.crt",                // Debian, Ubuntu, Alpine, Arch
+	"/etc/pki/tls/certs/ca-bundle.crt",                  // Fedora, RHEL
+	"/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", // Fedora, RHEL (p11-kit)
+	"/etc/ssl/ca-bundle.pem",                            // openSUSE
+	"/etc/ssl/cert.pem",                                 // Alpine, some BSD-derived tools
+}
+
+// CAEnv are the variables that point clients at the bundle (or, for Node,
+// at the extra CA: NODE_EXTRA_CA_CERTS adds to Node's built-in roots).
+var CAEnv = map[string]string{
+	"SSL_CERT_FILE":       AgentCABundle, // OpenSSL, Go, Ruby, Python ssl
+	"REQUESTS_CA_BUNDLE":  AgentCABundle, // Python requests, pip
+	"CURL_CA_BUNDLE":      AgentCABundle, // curl
+	"GIT_SSL_CAINFO":      AgentCABundle, // git
+	"PIP_CERT":            AgentCABundle,
+	"CARGO_HTTP_CAINFO":   AgentCABundle,
+	"AWS_CA_BUNDLE":       AgentCABundle,
+	"NODE_EXTRA_CA_CERTS": AgentCAFile, // Node.js (npm, yarn, corepack, the agent CLIs)
+	"AWF_CA_PATH":         AgentCAFile, // the original's name for it
+}
+
+// InspectHooks are the run's inspection hooks, in the order they see each
+// request: URL rules first (a refused request is never scanned or given a
+// credential). Other policies add their hooks here.
+func InspectHooks(c *config.Config) ([]inspect.Hook, error) {
+	var hooks []inspect.Hook
+	if len(c.Inspect.AllowURLs) > 0 {
+		r, err := urlrules.Compile(c.Inspect.AllowURLs)
+		if err != nil {
+			return nil, err
+		}
+		hooks = append(hooks, r)
+	}
+	return hooks, nil
+}
+
+// newInspection makes the run's CA when --ssl-bump is on; nil otherwise.
+func newInspection(c *config.Config) (*inspect.CA, []inspect.Hook, error) {
+	if !c.Inspect.SSLBump {
+		return nil, nil, nil
+	}
+	hooks, err := InspectHooks(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	ca, err := inspect.NewCA(inspect.DefaultValidity)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ca, hooks, nil
+}
+
+// egressInspect is the egress proxy's inspection config.
+func egressInspect(ca *inspect.CA, hooks []inspect.Hook) egress.Inspect {
+	if ca == nil {
+		return egress.Inspect{}
+	}
+	return egress.Inspect{CA: ca, Hooks: hooks}
+}
+
+// caTrust makes the sandbox trust caPEM: the CA file, every system bundle
+// that exists on the host with the CA appended (bound over the original),
+// and the variables clients read. A bundle the agent's environment already
+// names (SSL_CERT_FILE from -e or --env-all) is kept in the new bundle.
+func caTrust(caPEM []byte, env map[string]string, files map[string][]byte) map[string][]byte {
+	if len(caPEM) == 0 {
+		return files
+	}
+	if files == nil {
+		files = map[string][]byte{}
+	}
+	files[AgentCAFile] = caPEM
+	withCA := func(b []byte) []byte {
+		if len(b) > 0 && !bytes.HasSuffix(b, []byte("\n")) {
+			b = append(b, '\n')
+		}
+		return append(b, caPEM...)
+	}
+	var base []byte
+	for _, p := range SystemBundles {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		if base == nil {
+			base = b
+		}
+		files[p] = withCA(bytes.Clone(b))
+	}
+	if own := env["SSL_CERT_FILE"]; own != "" && path.IsAbs(own) {
+		if b, err := os.ReadFile(own); err == nil {
+			base = append(append(bytes.Clone(base), '\n'), b...)
+		}
+	}
+	files[AgentCABundle] = withCA(bytes.Clone(base))
+	for k, v := range CAEnv {
+		env[k] = v
+	}
+	return files
+}
+
+// inspectManifest records inspection in the policy manifest: the CA's
+// fingerprint, the hooks, the URL rules (with the regular expressions
+// they mean) and the hosts they inspect.
+func inspectManifest(c *config.Config, caPEM []byte, rules []logs.Rule, mo *logs.ManifestOptions) []logs.Rule {
+	if !c.Inspect.SSLBump {
+		return rules
+	}
+	mo.SSLBump = true
+	info := &logs.InspectionInfo{Hooks: []string{}, URLRules: []logs.URLRule{}, InspectedHosts: []string{}}
+	if len(caPEM) > 0 {
+		sum := sha256.Sum256(caPEM)
+		info.CACertSHA256 = hex.EncodeToString(sum[:])
+	}
+	if hooks, err := InspectHooks(c); err == nil {
+		for _, h := range hooks {
+			info.Hooks = append(info.Hooks, h.Name())
+		}
+	}
+	for _, u := range c.Inspect.AllowURLs {
+		info.URLRules = append(info.URLRules, logs.URLRule{Pattern: u, Regex: urlrules.Regex(u)})
+		info.InspectedHosts = append(info.InspectedHosts, urlrules.Host(u))
+	}
+	mo.Inspection = info
+	if len(c.Inspect.AllowURLs) == 0 {
+		return rules
+	}
+	r := logs.Rule{ID: urlrules.Rule, Action: "deny", ACLName: "allowed_url_*", Protocol: "https",
+		Domains:     append([]string{}, c.Inspect.AllowURLs...),
+		Description: "Inspected HTTPS requests to a host an --allow-urls pattern names must match a pattern"}
+	// Before the final default deny, which stays last.
+	if n := len(rules); n > 0 && rules[n-1].Action == "deny" {
+		out := append(append([]logs.Rule{}, rules[:n-1]...), r, rules[n-1])
+		for i := range out {
+			out[i].Order = 0
+		}
+		return out
+	}
+	return append(rules, r)
+}
