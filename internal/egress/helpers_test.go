@@ -62,6 +62,9 @@ func startProxy(t *testing.T, cfg Config) *proxy {
 	if cfg.LogDir == "" {
 		cfg.LogDir = t.TempDir()
 	}
+	if inspectAll != nil && cfg.Inspect.CA == nil { // inspect_test.go
+		cfg.Inspect = *inspectAll
+	}
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

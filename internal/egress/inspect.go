@@ -9,8 +9,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/awf-dev/awf/internal/inspect"
 )
@@ -79,9 +81,13 @@ func (s *Server) serveInspected(c *clientConn, prefix []byte, e *Entry, host str
 		authority = net.JoinHostPort(host, strconv.Itoa(int(port)))
 	}
 	allowRule := e.Rule
+	var dest atomic.Pointer[netip.AddrPort] // the first upstream, for the connection's line
 	err := s.inspector.Serve(pc, host, port, inspect.ServeOptions{
 		Idle: func(idle bool) { c.idle.Store(idle) },
 		Record: func(r *inspect.Record) {
+			if r.Dest.IsValid() {
+				dest.CompareAndSwap(nil, &r.Dest)
+			}
 			s.record(inspectedEntry(r, c, authority, allowRule))
 		},
 	})
@@ -90,6 +96,9 @@ func (s *Server) serveInspected(c *clientConn, prefix []byte, e *Entry, host str
 		e.Reason += ": " + err.Error()
 	}
 	e.BytesIn, e.BytesOut = pc.in, pc.out
+	if d := dest.Load(); d != nil {
+		e.Dest = *d
+	}
 	s.record(e)
 }
 

@@ -2,6 +2,7 @@ package inspect
 
 import (
 	"container/list"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -23,7 +24,7 @@ import (
 // leaves, as PEM, for the sandbox's trust bundle.
 type CA struct {
 	cert    *x509.Certificate
-	key     *ecdsa.PrivateKey
+	key     crypto.Signer
 	pem     []byte
 	leafKey *ecdsa.PrivateKey // one key for every leaf: minting is one signature
 
@@ -89,6 +90,21 @@ func NewCA(validity time.Duration) (*CA, error) {
 		pem:   pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		cache: map[string]*list.Element{}, lru: list.New(), max: DefaultCacheSize,
 	}, nil
+}
+
+// NewCAFrom uses an existing CA certificate and key (tests: a CA every
+// test client already trusts, so whole suites run with inspection on).
+func NewCAFrom(cert *x509.Certificate, key crypto.Signer) (*CA, error) {
+	if !cert.IsCA {
+		return nil, errors.New("inspect: not a CA certificate")
+	}
+	leafKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	return &CA{cert: cert, key: key, leafKey: leafKey,
+		pem:   pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}),
+		cache: map[string]*list.Element{}, lru: list.New(), max: DefaultCacheSize}, nil
 }
 
 func randSerial() *big.Int {

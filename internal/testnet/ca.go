@@ -1,6 +1,7 @@
 package testnet
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -75,6 +76,13 @@ func (c *CA) PEM() []byte { return c.pem }
 
 // File is the path of the CA certificate file ("" before export).
 func (c *CA) File() string { return c.path }
+
+// Certificate is the CA certificate; Signer its key (tests that mint with
+// it, such as the egress suite run with TLS inspection on).
+func (c *CA) Certificate() *x509.Certificate { return c.cert }
+
+// Signer is the CA's private key.
+func (c *CA) Signer() crypto.Signer { return c.key }
 
 // Pool returns a pool holding only the test CA.
 func (c *CA) Pool() *x509.CertPool {
