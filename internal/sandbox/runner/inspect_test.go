@@ -278,3 +278,8 @@ echo "bundle: $(grep -c 'BEGIN CERTIFICATE' $SSL_CERT_FILE) extra: $NODE_EXTRA_C
 		t.Errorf("access.log:\n%s", access)
 	}
 }
+
+// TestEgressCorpusWithSSLBump: the sandbox's egress corpus (allowed
+// requests work, every bypass attempt fails fast) with every admitted
+// HTTPS host inspected.
+func TestEgressCorpusWithSSLBump(t *testing.T) { egressCorpus(t, true) }

@@ -25,7 +25,12 @@ const fastFail = 1500 * time.Millisecond
 
 var probeMs = regexp.MustCompile(`(ok|fail) .* (\d+)ms`)
 
-func TestEgress(t *testing.T) {
+func TestEgress(t *testing.T) { egressCorpus(t, false) }
+
+// egressCorpus is TestEgress; with bump, every admitted HTTPS host is
+// inspected (--ssl-bump, --allow-urls naming them all; inspect_test.go)
+// and the agent trusts the run's CA instead of the upstreams' own.
+func egressCorpus(t *testing.T, bump bool) {
 	testnet.Require(t)
 	tlsUp := testnet.NewUpstream(t, http.HandlerFunc(hello))
 	plainUp := testnet.NewPlainUpstream(t, http.HandlerFunc(hello))
@@ -34,7 +39,16 @@ func TestEgress(t *testing.T) {
 	other8080 := testnet.NewUpstreamOn(t, otherUp.Name, otherUp.Addr, 8080, http.HandlerFunc(hello), false)
 	_ = other8080
 	ca := readableCA(t)
+	if bump {
+		ca = AgentCAFile // the run's CA: every admitted HTTPS host is inspected
+	}
 	allowed := strings.Join([]string{tlsUp.Name, plainUp.Name, blockedUp.Name, otherUp.Name}, ",")
+	awf := func(t *testing.T, env []string, args ...string) result {
+		if bump {
+			args = append([]string{"--ssl-bump", "--allow-urls", "https://" + tlsUp.Name + "/*,https://" + otherUp.Name + "/*,https://" + blockedUp.Name + "/*"}, args...)
+		}
+		return awf(t, env, args...)
+	}
 	ok := []struct{ name, cmd, want string }{
 		{"https explicit", "curl -fsS -m 10 --cacert " + ca + " https://" + tlsUp.Name + "/a", "/a"},
 		{"http explicit", "curl -fsS -m 10 --cacert " + ca + " http://" + plainUp.Name + "/b", "/b"},
