@@ -64,8 +64,9 @@ func TestSSLBumpURLRules(t *testing.T) {
 	// Not named by a pattern: tunnelled, so only the upstream's own CA works.
 	fmt.Fprintf(&script, "echo \"tunnel $(curl -s -m 10 --cacert %s -o /dev/null -w '%%{http_code}' https://%s/otherorg/x)\"\n", testCA, plain.Name)
 	fmt.Fprintf(&script, "echo \"tunnel-awfca $(curl -s -m 10 -o /dev/null -w '%%{http_code}' https://%s/otherorg/x)\"\n", plain.Name)
+	auditDir := t.TempDir()
 	r := awf(t, nil, "-d", up.Name+","+plain.Name, "--ssl-bump", "--allow-urls", "https://"+up.Name+"/myorg/*",
-		"--proxy-logs-dir", logs, "--", script.String())
+		"--proxy-logs-dir", logs, "--audit-dir", auditDir, "--", script.String())
 	if r.code != 0 {
 		t.Fatalf("code %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
@@ -123,6 +124,36 @@ func TestSSLBumpURLRules(t *testing.T) {
 	}
 	if denied < 7 {
 		t.Errorf("%d allow-urls denials in audit.jsonl:\n%s", denied, audit)
+	}
+
+	// The policy manifest and `awf logs audit` show inspection.
+	var m struct {
+		SSLBumpEnabled bool
+		Inspection     struct {
+			CACertSha256   string
+			Hooks          []string
+			URLRules       []struct{ Pattern, Regex string }
+			InspectedHosts []string
+		}
+		Rules []struct{ ID string }
+	}
+	b, err := os.ReadFile(filepath.Join(auditDir, "policy-manifest.json"))
+	if err != nil || json.Unmarshal(b, &m) != nil {
+		t.Fatalf("manifest: %v\n%s", err, b)
+	}
+	in := m.Inspection
+	if !m.SSLBumpEnabled || len(in.CACertSha256) != 64 || strings.Join(in.Hooks, ",") != "allow-urls" ||
+		len(in.URLRules) != 1 || in.URLRules[0].Regex != `^https://`+regexp.QuoteMeta(up.Name)+`/myorg/[^\s]*` ||
+		strings.Join(in.InspectedHosts, ",") != up.Name {
+		t.Errorf("manifest inspection: %s", b)
+	}
+	rep := awf(t, []string{"AWF_AUDIT_DIR=" + auditDir}, "logs", "audit", "--source", logs, "--format", "markdown")
+	t.Logf("awf logs audit:\n%s", rep.stdout)
+	for _, w := range []string{"**SSL Bump**: enabled (hooks: allow-urls; inspected hosts: " + up.Name + ")",
+		"| allow-urls | ", "https://" + up.Name + "/myorg/*"} {
+		if !strings.Contains(rep.stdout, w) {
+			t.Errorf("awf logs audit lacks %q:\n%s\n%s", w, rep.stdout, rep.stderr)
+		}
 	}
 }
 
