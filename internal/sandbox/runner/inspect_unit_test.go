@@ -1,0 +1,56 @@
+package runner
+
+import (
+	"bytes"
+	"os"
+	"testing"
+
+	"github.com/awf-dev/awf/internal/config"
+	"github.com/awf-dev/awf/internal/logs"
+)
+
+func TestCATrust(t *testing.T) {
+	pem := []byte("-----BEGIN CERTIFICATE-----\nTEST\n-----END CERTIFICATE-----\n")
+	env := map[string]string{"SSL_CERT_FILE": "/nonexistent/own.pem", "HOME": "/home/u"}
+	files := caTrust(pem, env, nil)
+	if !bytes.Equal(files[AgentCAFile], pem) || !bytes.HasSuffix(files[AgentCABundle], pem) {
+		t.Fatalf("CA files: %q", files[AgentCAFile])
+	}
+	for k, v := range CAEnv {
+		if env[k] != v {
+			t.Errorf("%s=%q, want %q", k, env[k], v)
+		}
+	}
+	for _, p := range SystemBundles {
+		if _, err := os.Stat(p); err == nil {
+			sys, _ := os.ReadFile(p)
+			if !bytes.HasPrefix(files[p], sys) || !bytes.HasSuffix(files[p], pem) {
+				t.Errorf("%s: not the system bundle plus the CA", p)
+			}
+		} else if _, ok := files[p]; ok {
+			t.Errorf("%s does not exist on the host but is bound", p)
+		}
+	}
+	// Nothing without a CA.
+	env = map[string]string{}
+	if f := caTrust(nil, env, nil); len(f) != 0 || len(env) != 0 {
+		t.Errorf("no CA: %v %v", f, env)
+	}
+}
+
+func TestInspectManifestRule(t *testing.T) {
+	c := &config.Config{Inspect: config.Inspection{SSLBump: true, AllowURLs: []string{"https://GitHub.com/org/*"}}}
+	rules := []logs.Rule{{ID: "allow-both-plain", Action: "allow", Order: 1}, {ID: "deny-default", Action: "deny", Order: 2}}
+	var mo logs.ManifestOptions
+	out := inspectManifest(c, []byte("pem"), rules, &mo)
+	if len(out) != 3 || out[1].ID != "allow-urls" || out[2].ID != "deny-default" || out[0].Order != 0 {
+		t.Errorf("rules %+v", out)
+	}
+	if !mo.SSLBump || mo.Inspection == nil || mo.Inspection.InspectedHosts[0] != "github.com" || mo.Inspection.Hooks[0] != "allow-urls" {
+		t.Errorf("manifest options %+v", mo.Inspection)
+	}
+	mo = logs.ManifestOptions{}
+	if out := inspectManifest(&config.Config{}, nil, rules, &mo); len(out) != 2 || mo.SSLBump || mo.Inspection != nil {
+		t.Error("no --ssl-bump: no change")
+	}
+}
