@@ -45,6 +45,7 @@ func (s *Server) newInspector() error {
 		},
 		HandshakeTimeout: s.cfg.HelloTimeout,
 		IdleTimeout:      s.cfg.RequestTimeout,
+		MaxHeaderBytes:   s.cfg.MaxHeaderBytes,
 	})
 	s.inspector = in
 	return err

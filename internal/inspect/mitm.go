@@ -32,6 +32,8 @@ type Config struct {
 	Record func(*Record)
 	// Timeouts: TLS handshake with the agent, and idle / request headers.
 	HandshakeTimeout, IdleTimeout time.Duration
+	// MaxHeaderBytes bounds a request's headers (1 MiB if zero).
+	MaxHeaderBytes int
 }
 
 // Record is one inspected request, for the access log and audit.
@@ -72,6 +74,9 @@ func New(cfg Config) (*Inspector, error) {
 	}
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = 2 * time.Minute
+	}
+	if cfg.MaxHeaderBytes <= 0 {
+		cfg.MaxHeaderBytes = 1 << 20
 	}
 	in := &Inspector{cfg: cfg}
 	in.tr = &http.Transport{
@@ -181,7 +186,7 @@ func (in *Inspector) Serve(client net.Conn, host string, port uint16, o ServeOpt
 		}),
 		ReadHeaderTimeout: in.cfg.IdleTimeout,
 		IdleTimeout:       in.cfg.IdleTimeout,
-		MaxHeaderBytes:    1 << 20,
+		MaxHeaderBytes:    in.cfg.MaxHeaderBytes,
 		ErrorLog:          discardLog,
 		ConnState: func(_ net.Conn, st http.ConnState) {
 			switch st {
