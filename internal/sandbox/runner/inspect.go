@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/pem"
 	"os"
 	"path"
 
@@ -118,8 +119,10 @@ func caTrust(caPEM []byte, env map[string]string, files map[string][]byte) map[s
 		files[p] = withCA(bytes.Clone(b))
 	}
 	if own := env["SSL_CERT_FILE"]; own != "" && path.IsAbs(own) {
+		// awf reads it as root: only certificates are taken from it, so
+		// naming another file (-e SSL_CERT_FILE=/etc/shadow) shows nothing.
 		if b, err := os.ReadFile(own); err == nil {
-			base = append(append(bytes.Clone(base), '\n'), b...)
+			base = append(append(bytes.Clone(base), '\n'), certificatesOnly(b)...)
 		}
 	}
 	files[AgentCABundle] = withCA(bytes.Clone(base))
@@ -127,6 +130,22 @@ func caTrust(caPEM []byte, env map[string]string, files map[string][]byte) map[s
 		env[k] = v
 	}
 	return files
+}
+
+// certificatesOnly re-encodes the CERTIFICATE blocks of b, nothing else.
+func certificatesOnly(b []byte) []byte {
+	var out []byte
+	for len(b) > 0 {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			break
+		}
+		if blk.Type == "CERTIFICATE" && len(blk.Headers) == 0 {
+			out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: blk.Bytes})...)
+		}
+	}
+	return out
 }
 
 // inspectManifest records inspection in the policy manifest: the CA's

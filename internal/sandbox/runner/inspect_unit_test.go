@@ -31,6 +31,16 @@ func TestCATrust(t *testing.T) {
 			t.Errorf("%s does not exist on the host but is bound", p)
 		}
 	}
+	// The agent's own SSL_CERT_FILE joins the bundle, certificates only:
+	// awf reads it as root.
+	dir := t.TempDir()
+	own := dir + "/own.pem"
+	os.WriteFile(own, []byte("secret line\n-----BEGIN CERTIFICATE-----\nT1dO\n-----END CERTIFICATE-----\n-----BEGIN PRIVATE KEY-----\nS0VZ\n-----END PRIVATE KEY-----\n"), 0o600)
+	env = map[string]string{"SSL_CERT_FILE": own}
+	files = caTrust(pem, env, nil)
+	if b := files[AgentCABundle]; !bytes.Contains(b, []byte("T1dO")) || bytes.Contains(b, []byte("secret")) || bytes.Contains(b, []byte("S0VZ")) {
+		t.Errorf("own bundle: %s", b)
+	}
 	// Nothing without a CA.
 	env = map[string]string{}
 	if f := caTrust(nil, env, nil); len(f) != 0 || len(env) != 0 {
