@@ -30,4 +30,8 @@ type Block struct {
 	Status int    // HTTP status given to the agent (403 unless a hook says otherwise)
 	Rule   string // e.g. "allow-urls", "dlp:github_token"
 	Reason string // one line, never containing the matched secret
+	// LogURL, when set, replaces the request's URL in the logs and the
+	// agent's error body (a DLP hook that found a secret in the query
+	// gives the URL with the secret masked).
+	LogURL string
 }

@@ -283,6 +283,9 @@ func (in *Inspector) block(w http.ResponseWriter, rec *Record, b *Block) {
 		status = http.StatusForbidden
 	}
 	rec.Status, rec.Rule, rec.Reason, rec.Blocked = status, b.Rule, b.Reason, true
+	if b.LogURL != "" {
+		rec.URL = b.LogURL
+	}
 	body := fmt.Sprintf("awf firewall: %s %s denied by %s: %s\n", rec.Method, rec.URL, b.Rule, b.Reason)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Awf-Deny-Reason", b.Reason)

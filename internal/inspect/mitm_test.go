@@ -29,7 +29,11 @@ func (f *fakeHook) Request(r *http.Request, host string) *Block {
 	f.seen.Add(1)
 	r.Header.Set("X-Hooked", host)
 	if strings.HasPrefix(r.URL.Path, "/deny") {
-		return &Block{Rule: "fake-rule", Reason: "path is denied"}
+		b := &Block{Rule: "fake-rule", Reason: "path is denied"}
+		if r.URL.Query().Has("secret") {
+			b.LogURL = "https://" + host + r.URL.Path + "?secret=REDACTED"
+		}
+		return b
 	}
 	return nil
 }
@@ -183,6 +187,18 @@ func TestInspectBlockSendsNothingUpstream(t *testing.T) {
 	rec := r.record(t)
 	if !rec.Blocked || rec.Rule != "fake-rule" || rec.Status != 403 || rec.Dest.IsValid() {
 		t.Errorf("record %+v", rec)
+	}
+	// A hook may mask what it found in the URL: neither the record nor
+	// the agent's error body carries it.
+	resp, err = r.client.Get("https://example.test/deny?secret=ghp_canary123")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	rec = r.record(t)
+	if strings.Contains(rec.URL, "canary") || strings.Contains(string(body), "canary") || !strings.Contains(rec.URL, "REDACTED") {
+		t.Errorf("masked URL: record %q body %q", rec.URL, body)
 	}
 }
 
