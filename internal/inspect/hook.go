@@ -23,6 +23,13 @@ type Hook interface {
 	Request(req *http.Request, host string) *Block
 }
 
+// HostLister is implemented by hooks that inspect a known set of hosts
+// (names or patterns): the policy manifest lists them. A hook without it
+// is listed as inspecting "*".
+type HostLister interface {
+	InspectedHosts() []string
+}
+
 // Block is a refusal with the same rule/reason shape as every other
 // allow/deny decision, so the access log, audit and the agent's error body
 // say the same thing.

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/awf-dev/awf/internal/inspect"
@@ -183,6 +184,17 @@ func Host(pattern string) string {
 		h = h[:i]
 	}
 	return strings.ToLower(h)
+}
+
+// InspectedHosts are the host parts of the patterns (inspect.HostLister).
+func (r *Rules) InspectedHosts() []string {
+	var out []string
+	for _, p := range r.pats {
+		if h := Host(p.raw); !slices.Contains(out, h) {
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 // Patterns are the patterns as given.

@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"os"
 	"path"
+	"slices"
 
 	"github.com/awf-dev/awf/internal/config"
 	"github.com/awf-dev/awf/internal/egress"
@@ -164,11 +165,19 @@ func inspectManifest(c *config.Config, caPEM []byte, rules []logs.Rule, mo *logs
 	if hooks, err := InspectHooks(c); err == nil {
 		for _, h := range hooks {
 			info.Hooks = append(info.Hooks, h.Name())
+			hosts := []string{"*"}
+			if hl, ok := h.(inspect.HostLister); ok {
+				hosts = hl.InspectedHosts()
+			}
+			for _, x := range hosts {
+				if !slices.Contains(info.InspectedHosts, x) {
+					info.InspectedHosts = append(info.InspectedHosts, x)
+				}
+			}
 		}
 	}
 	for _, u := range c.Inspect.AllowURLs {
 		info.URLRules = append(info.URLRules, logs.URLRule{Pattern: u, Regex: urlrules.Regex(u)})
-		info.InspectedHosts = append(info.InspectedHosts, urlrules.Host(u))
 	}
 	mo.Inspection = info
 	if len(c.Inspect.AllowURLs) == 0 {
