@@ -117,9 +117,6 @@ func inspectedEntry(r *inspect.Record, c *clientConn, authority, allowRule strin
 	default:
 		e.Code, e.Hier = codeMiss, hierDirect
 	}
-	if e.Version == "2.0" {
-		e.Version = "2"
-	}
 	return e
 }
 

@@ -94,14 +94,15 @@ func New(cfg Config) (*Inspector, error) {
 		},
 		// Verification as the agent's own client would do it: the real
 		// host's name against the system roots (or the test's).
-		TLSClientConfig:       &tls.Config{RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12, ClientSessionCache: tls.NewLRUClientSessionCache(256)},
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   64,
-		IdleConnTimeout:       cfg.IdleTimeout,
-		TLSHandshakeTimeout:   cfg.HandshakeTimeout,
-		ResponseHeaderTimeout: 0, // long polls and slow generations are legitimate
-		DisableCompression:    true,
+		TLSClientConfig:        &tls.Config{RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12, ClientSessionCache: tls.NewLRUClientSessionCache(256)},
+		ForceAttemptHTTP2:      true,
+		MaxIdleConns:           1024,
+		MaxIdleConnsPerHost:    64,
+		IdleConnTimeout:        cfg.IdleTimeout,
+		TLSHandshakeTimeout:    cfg.HandshakeTimeout,
+		ResponseHeaderTimeout:  0, // long polls and slow generations are legitimate
+		DisableCompression:     true,
+		MaxResponseHeaderBytes: 1 << 20,
 	}
 	in.proxy = &httputil.ReverseProxy{
 		Rewrite:       func(*httputil.ProxyRequest) {}, // the handler sets the target
