@@ -231,9 +231,9 @@ req.end();
 setTimeout(() => { console.log('timeout'); process.exit(1); }, 10000);
 `
 
-// TestSSLBumpClients: node (WebSocket through the transparent listener,
-// trusting NODE_EXTRA_CA_CERTS) and git (clone over HTTPS through the
-// explicit proxy, trusting the bundle) work with an inspected host, and
+// TestSSLBumpClients: node (a WebSocket, trusting NODE_EXTRA_CA_CERTS),
+// git (clone over HTTPS, GIT_SSL_CAINFO), python's urllib (SSL_CERT_FILE)
+// and curl with the system bundle alone work with an inspected host, and
 // the URL rules judge git's requests too. The CA's key is nowhere in the
 // sandbox's files and no process there is awf's.
 func TestSSLBumpClients(t *testing.T) {
@@ -271,6 +271,8 @@ git clone -q https://%[1]s/myorg/repo.git a && git -C a log --format=%%s
 git clone -q https://%[1]s/otherorg/repo.git b 2>&1 | head -3; echo "denied clone rc=${PIPESTATUS[0]}"
 node %[2]s/ws.js https://%[1]s/myorg/ws hello-through-inspection
 node %[2]s/ws.js https://%[1]s/otherorg/ws x
+/usr/bin/python3 -c 'import urllib.request,sys; print("py", urllib.request.urlopen(sys.argv[1]).status)' https://%[1]s/myorg/repo.git/info/refs?service=git-upload-pack 2>&1 | tail -1
+env -u SSL_CERT_FILE -u CURL_CA_BUNDLE curl -s -o /dev/null -w 'system-bundle %%{http_code}\n' https://%[1]s/myorg/repo.git/info/refs?service=git-upload-pack
 %[3]s
 echo "procs: $(cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\0' ' ')"
 echo "bundle: $(grep -c 'BEGIN CERTIFICATE' $SSL_CERT_FILE) extra: $NODE_EXTRA_CA_CERTS"
@@ -278,10 +280,13 @@ echo "bundle: $(grep -c 'BEGIN CERTIFICATE' $SSL_CERT_FILE) extra: $NODE_EXTRA_C
 	logs := t.TempDir()
 	r := awf(t, nil, "-d", up.Name, "--ssl-bump", "--allow-urls", "https://"+up.Name+"/myorg/*", "--proxy-logs-dir", logs, "--", script)
 	out := r.stdout
-	for _, w := range []string{"myorg commit\n", "denied clone rc=128", "ws 101 echo:hello-through-inspection", "no upgrade 403", "extra: /.awf/ssl/awf-ca.crt"} {
+	for _, w := range []string{"myorg commit\n", "denied clone rc=128", "ws 101 echo:hello-through-inspection", "no upgrade 403", "extra: /.awf/ssl/awf-ca.crt", "system-bundle 200"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("want %q in:\n%s\n%s", w, out, r.stderr)
 		}
+	}
+	if _, err := os.Stat("/usr/bin/python3"); err == nil && !strings.Contains(out, "py 200\n") {
+		t.Errorf("python's urllib (SSL_CERT_FILE) did not accept the inspected host:\n%s", out)
 	}
 	if strings.Contains(out, "otherorg commit") {
 		t.Error("a clone outside the URL rules succeeded")
