@@ -23,6 +23,16 @@ func TestSSLBumpAndAllowURLs(t *testing.T) {
 	if err != nil || !c.Inspect.SSLBump {
 		t.Errorf("security.sslBump: %v %+v", err, c)
 	}
+	c, _, err = buildArgv(t, []string{"--config", "/c/urls.json", "--", "true"},
+		map[string]string{"/c/urls.json": `{"security":{"sslBump":true,"allowUrls":["https://github.com/org/*","https://api.github.com/repos/*"]}}`}, nil)
+	if err != nil || strings.Join(c.Inspect.AllowURLs, " ") != "https://github.com/org/* https://api.github.com/repos/*" {
+		t.Errorf("security.allowUrls: %v %+v", err, c.Inspect)
+	}
+	_, _, err = buildArgv(t, []string{"--config", "/c/nobump.json", "--", "true"},
+		map[string]string{"/c/nobump.json": `{"security":{"allowUrls":["https://github.com/org/*"]}}`}, nil)
+	if err == nil || !strings.Contains(err.Error(), "--allow-urls requires --ssl-bump to be enabled") {
+		t.Errorf("allowUrls without sslBump: %v", err)
+	}
 	c, warns, err = buildArgv(t, []string{"--", "true"}, nil, nil)
 	if err != nil || c.Inspect.SSLBump || strings.Contains(warnText(warns), "SSL Bump") {
 		t.Errorf("default: %v %+v", err, c.Inspect)

@@ -38,6 +38,19 @@ var schemaExtensions = []schemaExtension{
 		},
 		SeenIn: "github/gh-aw .github/workflows/smoke-gemini.lock.yml (awf v0.28.31)",
 	},
+	{
+		// security.allowUrls: --allow-urls as a document key. The original
+		// has the flag but no key for it (awf's addition, same strings
+		// and checks as the flag; needs security.sslBump).
+		Parent: []string{"security"},
+		Key:    "allowUrls",
+		Schema: map[string]any{
+			"type":        "array",
+			"items":       map[string]any{"type": "string"},
+			"description": "URL patterns allowed for HTTPS (--allow-urls; requires sslBump). awf extension.",
+		},
+		SeenIn: "awf: --allow-urls of the original CLI, which has no config key",
+	},
 }
 
 type schemaExtension struct {
