@@ -66,14 +66,15 @@ func InspectHooks(c *config.Config) ([]inspect.Hook, error) {
 	return hooks, nil
 }
 
-// newInspection makes the run's CA when --ssl-bump is on; nil otherwise.
+// newInspection makes the run's CA when --ssl-bump is on or a policy
+// needs inspection (a hook); nil otherwise.
 func newInspection(c *config.Config) (*inspect.CA, []inspect.Hook, error) {
-	if !c.Inspect.SSLBump {
-		return nil, nil, nil
-	}
 	hooks, err := InspectHooks(c)
 	if err != nil {
 		return nil, nil, err
+	}
+	if !c.Inspect.SSLBump && len(hooks) == 0 {
+		return nil, nil, nil
 	}
 	ca, err := inspect.NewCA(inspect.DefaultValidity)
 	if err != nil {
@@ -153,15 +154,13 @@ func certificatesOnly(b []byte) []byte {
 // fingerprint, the hooks, the URL rules (with the regular expressions
 // they mean) and the hosts they inspect.
 func inspectManifest(c *config.Config, caPEM []byte, rules []logs.Rule, mo *logs.ManifestOptions) []logs.Rule {
-	if !c.Inspect.SSLBump {
+	if len(caPEM) == 0 { // no CA: nothing is inspected
 		return rules
 	}
 	mo.SSLBump = true
 	info := &logs.InspectionInfo{Hooks: []string{}, URLRules: []logs.URLRule{}, InspectedHosts: []string{}}
-	if len(caPEM) > 0 {
-		sum := sha256.Sum256(caPEM)
-		info.CACertSHA256 = hex.EncodeToString(sum[:])
-	}
+	sum := sha256.Sum256(caPEM)
+	info.CACertSHA256 = hex.EncodeToString(sum[:])
 	if hooks, err := InspectHooks(c); err == nil {
 		for _, h := range hooks {
 			info.Hooks = append(info.Hooks, h.Name())
