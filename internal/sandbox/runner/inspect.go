@@ -128,6 +128,9 @@ func caTrust(caPEM []byte, env map[string]string, files map[string][]byte) map[s
 		}
 	}
 	files[AgentCABundle] = withCA(bytes.Clone(base))
+	if b, ok := files[cliCABundle]; ok { // the CLI proxy's gh reads its own bundle (cliproxy.go)
+		files[cliCABundle] = withCA(bytes.Clone(b))
+	}
 	for k, v := range CAEnv {
 		env[k] = v
 	}
