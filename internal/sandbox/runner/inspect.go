@@ -5,11 +5,15 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/pem"
+	"fmt"
+	"log/slog"
 	"os"
 	"path"
 	"slices"
+	"strings"
 
 	"github.com/awf-dev/awf/internal/config"
+	"github.com/awf-dev/awf/internal/domains"
 	"github.com/awf-dev/awf/internal/egress"
 	"github.com/awf-dev/awf/internal/inspect"
 	"github.com/awf-dev/awf/internal/logs"
@@ -135,6 +139,35 @@ func caTrust(caPEM []byte, env map[string]string, files map[string][]byte) map[s
 		env[k] = v
 	}
 	return files
+}
+
+// inspectNotices say at start what is inspected, and warn about a URL
+// rule whose host the allowlist refuses (its requests are denied before
+// any URL rule applies, as in the original).
+func inspectNotices(hooks []inspect.Hook, pol *domains.Policy) []config.Warning {
+	var out []config.Warning
+	for _, h := range hooks {
+		hosts := []string{"*"}
+		if hl, ok := h.(inspect.HostLister); ok {
+			hosts = hl.InspectedHosts()
+		}
+		out = append(out, config.Warning{Level: slog.LevelInfo,
+			Msg: fmt.Sprintf("TLS inspection (%s): %s; every other host is tunnelled", h.Name(), strings.Join(hosts, ", "))})
+		if h.Name() != urlrules.Rule {
+			continue
+		}
+		for _, host := range hosts {
+			name, _, _ := strings.Cut(host, ":")
+			if strings.Contains(name, "*") || pol == nil {
+				continue
+			}
+			if d := pol.Decide(name, domains.HTTPS); !d.Allowed {
+				out = append(out, config.Warning{Level: slog.LevelWarn,
+					Msg: fmt.Sprintf("--allow-urls names %s, which --allow-domains does not admit: its requests are refused before URL rules apply", name)})
+			}
+		}
+	}
+	return out
 }
 
 // certificatesOnly re-encodes the CERTIFICATE blocks of b, nothing else.

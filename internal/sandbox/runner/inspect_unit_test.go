@@ -3,9 +3,11 @@ package runner
 import (
 	"bytes"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/awf-dev/awf/internal/config"
+	"github.com/awf-dev/awf/internal/domains"
 	"github.com/awf-dev/awf/internal/logs"
 )
 
@@ -62,5 +64,27 @@ func TestInspectManifestRule(t *testing.T) {
 	mo = logs.ManifestOptions{}
 	if out := inspectManifest(&config.Config{}, nil, rules, &mo); len(out) != 2 || mo.SSLBump || mo.Inspection != nil {
 		t.Error("no --ssl-bump: no change")
+	}
+}
+
+func TestInspectNotices(t *testing.T) {
+	c := &config.Config{Inspect: config.Inspection{SSLBump: true, AllowURLs: []string{"https://github.com/org/*", "https://gist.github.com/x/*", "https://*.svc.test/a/*"}}}
+	hooks, err := InspectHooks(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, err := domains.Compile([]string{"github.com"}, []string{"gist.github.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msgs []string
+	for _, w := range inspectNotices(hooks, pol) {
+		msgs = append(msgs, w.Msg)
+	}
+	got := strings.Join(msgs, "\n")
+	want := "TLS inspection (allow-urls): github.com, gist.github.com, *.svc.test; every other host is tunnelled\n" +
+		"--allow-urls names gist.github.com, which --allow-domains does not admit: its requests are refused before URL rules apply"
+	if got != want {
+		t.Errorf("notices:\n%s\nwant:\n%s", got, want)
 	}
 }

@@ -213,6 +213,9 @@ func Run(ctx context.Context, o Options) (int, error) {
 	if len(c.AllowDomains) == 0 {
 		log.Debug("No allowed domains: all egress is blocked")
 	}
+	for _, l := range inspectNotices(hooks, policy) { // inspect.go
+		log.Log(ctx, l.Level, l.Msg)
+	}
 	writeAudit(dirs.Audit, c, plan, policy, caPEM, log)
 
 	sb, err := native.Prepare(plan, log)
