@@ -68,6 +68,7 @@ func TestViews(t *testing.T) {
 		{"/a/..", []string{"/", "/a/.."}},
 		{"/../../etc", []string{"/../../etc", "/etc"}},
 		{"/a%20b/%7e", []string{"/a%20b/~"}},
+		{"/a/..;x/b", []string{"/a/..;x/b", "/b"}},
 	} {
 		got := Views(tc.in)
 		if strings.Join(got, " ") != strings.Join(tc.want, " ") {
@@ -99,6 +100,8 @@ func TestAllowDenyByPath(t *testing.T) {
 		{"github.com", "//otherorg/repo", false},
 		{"github.com", "/myorg//..//otherorg", false},
 		{"github.com", "/otherorg/..%2Fmyorg/x", false}, // the server may not resolve it
+		{"github.com", "/myorg/..;/otherorg/repo", false}, // path parameters (Tomcat, Spring)
+		{"github.com", "/myorg/a;v=1/b", true},
 		{"github.com", "/myorg/a/./b", true},
 		{"github.com", "/myorg/a/../b", true},
 		{"github.com", "/MyOrg/repo", false}, // paths are case-sensitive, as url_regex

@@ -15,7 +15,9 @@ import (
 //     which every server treats alike (RFC 3986 6.2.2.2);
 //   - with dot segments removed (RFC 3986 5.2.4);
 //   - additionally with %2F, %5C and \ read as /;
-//   - additionally with runs of / folded into one.
+//   - additionally with runs of / folded into one;
+//   - additionally with ;parameters cut from each segment (Tomcat and
+//     Spring read /a/..;/b as /a/../b).
 func Views(escapedPath string) []string {
 	if escapedPath == "" {
 		escapedPath = "/"
@@ -27,6 +29,7 @@ func Views(escapedPath string) []string {
 		removeDots(base),
 		removeDots(slashed),
 		removeDots(foldSlashes(slashed)),
+		removeDots(foldSlashes(stripParams(slashed))),
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
@@ -71,6 +74,17 @@ func decodeUnreserved(p string) string {
 		b.WriteByte(p[i])
 	}
 	return b.String()
+}
+
+func stripParams(p string) string {
+	if !strings.Contains(p, ";") {
+		return p
+	}
+	segs := strings.Split(p, "/")
+	for i, s := range segs {
+		segs[i], _, _ = strings.Cut(s, ";")
+	}
+	return strings.Join(segs, "/")
 }
 
 func foldSlashes(p string) string {
