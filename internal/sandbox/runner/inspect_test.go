@@ -48,6 +48,7 @@ func TestSSLBumpURLRules(t *testing.T) {
 		{"encoded slash", "/myorg%2F..%2Fotherorg/repo", "--path-as-is", "403"},
 		{"double slash", "//otherorg/repo", "--path-as-is", "403"},
 		{"backslash", "/myorg/..%5Cotherorg", "--path-as-is", "403"},
+		{"path parameters", "/myorg/..;/otherorg/repo", "--path-as-is", "403"},
 		{"unreserved escape", "/my%6Frg/repo", "--path-as-is", "200"},
 		{"path case", "/MyOrg/repo", "", "403"},
 		{"transparent allowed", "/myorg/t", "--noproxy '*'", "200"},
