@@ -19,7 +19,9 @@ type Hook interface {
 	// Request runs for each inspected request to host, in hook order. It
 	// may rewrite headers (credential injection) or wrap req.Body (a
 	// streaming scan); a non-nil Block refuses the request and nothing of it
-	// is sent upstream.
+	// is sent upstream. A body wrapper that finds something later returns
+	// the *Block as its Read error: the upstream request is aborted (it has
+	// seen only what the wrapper passed on) and the agent gets the Block.
 	Request(req *http.Request, host string) *Block
 }
 
@@ -42,3 +44,6 @@ type Block struct {
 	// gives the URL with the secret masked).
 	LogURL string
 }
+
+// Error makes a Block usable as a body reader's error.
+func (b *Block) Error() string { return "awf firewall: " + b.Rule + ": " + b.Reason }

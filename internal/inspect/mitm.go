@@ -300,6 +300,13 @@ func (in *Inspector) block(w http.ResponseWriter, rec *Record, b *Block) {
 // upstreamError answers a failed upstream exchange with 502 and a reason
 // that says whether the real host's certificate was the problem.
 func (in *Inspector) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
+	var blk *Block
+	if errors.As(err, &blk) { // a body hook refused the request mid-stream
+		if rec, ok := r.Context().Value(recKey{}).(*Record); ok {
+			in.block(w, rec, blk)
+		}
+		return
+	}
 	reason := "could not reach host: " + err.Error()
 	var ue x509.UnknownAuthorityError
 	var he x509.HostnameError

@@ -28,6 +28,9 @@ func (*fakeHook) Inspects(h string) bool { return h == "example.test" }
 func (f *fakeHook) Request(r *http.Request, host string) *Block {
 	f.seen.Add(1)
 	r.Header.Set("X-Hooked", host)
+	if r.URL.Path == "/scan" && r.Body != nil {
+		r.Body = &scanBody{ReadCloser: r.Body}
+	}
 	if strings.HasPrefix(r.URL.Path, "/deny") {
 		b := &Block{Rule: "fake-rule", Reason: "path is denied"}
 		if r.URL.Query().Has("secret") {
@@ -36,6 +39,21 @@ func (f *fakeHook) Request(r *http.Request, host string) *Block {
 		return b
 	}
 	return nil
+}
+
+// scanBody passes the body on until it sees "SECRET", then refuses it.
+type scanBody struct {
+	io.ReadCloser
+	seen []byte
+}
+
+func (s *scanBody) Read(p []byte) (int, error) {
+	n, err := s.ReadCloser.Read(p)
+	s.seen = append(s.seen, p[:n]...)
+	if bytes.Contains(s.seen, []byte("SECRET")) {
+		return 0, &Block{Rule: "fake-dlp", Reason: "secret in body"}
+	}
+	return n, err
 }
 
 type rig struct {
@@ -349,5 +367,38 @@ func TestLeafCache(t *testing.T) {
 	}
 	if bytes.Contains(ca.PEM(), []byte("PRIVATE")) {
 		t.Error("PEM holds a key")
+	}
+}
+
+// A body hook can refuse mid-stream: the agent gets its Block.
+func TestInspectBodyHookBlocks(t *testing.T) {
+	for _, h2 := range []bool{false, true} {
+		var got atomic.Int64
+		r := newRig(t, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			b, _ := io.ReadAll(req.Body)
+			got.Add(int64(len(b)))
+			if bytes.Contains(b, []byte("SECRET")) {
+				t.Error("the upstream saw the secret")
+			}
+		}), testnet.TestCA(), testnet.TestCA().Pool(), h2)
+		pr, pw := io.Pipe()
+		go func() {
+			pw.Write(bytes.Repeat([]byte("x"), 1000))
+			time.Sleep(50 * time.Millisecond)
+			pw.Write([]byte("then a SECRET"))
+			pw.Close()
+		}()
+		resp, err := r.client.Post("https://example.test/scan", "text/plain", pr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 403 || !strings.Contains(string(body), "fake-dlp") {
+			t.Errorf("h2=%v: %d %q", h2, resp.StatusCode, body)
+		}
+		if rec := r.record(t); !rec.Blocked || rec.Rule != "fake-dlp" {
+			t.Errorf("h2=%v: record %+v", h2, rec)
+		}
 	}
 }
