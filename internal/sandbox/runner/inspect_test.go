@@ -232,6 +232,28 @@ req.end();
 setTimeout(() => { console.log('timeout'); process.exit(1); }, 10000);
 `
 
+// wsPython is a raw-socket WebSocket client (no proxy: the transparent
+// TLS listener), trusting SSL_CERT_FILE through Python's default context.
+const wsPython = `
+import base64, os, socket, ssl, sys
+host, path, msg = sys.argv[1], sys.argv[2], sys.argv[3].encode()
+s = ssl.create_default_context().wrap_socket(socket.create_connection((host, 443), timeout=10), server_hostname=host)
+key = base64.b64encode(os.urandom(16)).decode()
+s.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n" % (path, host, key)).encode())
+head = b""
+while b"\r\n\r\n" not in head:
+    head += s.recv(1)
+status = head.split(b" ")[1].decode()
+if status != "101":
+    print("pyws", status); sys.exit(1)
+mask = os.urandom(4)
+s.sendall(bytes([0x81, 0x80 | len(msg)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(msg)))
+data = b""
+while len(data) < 2 or len(data) < 2 + (data[1] & 0x7f):
+    data += s.recv(4096)
+print("pyws", status, data[2:2 + (data[1] & 0x7f)].decode())
+`
+
 // TestSSLBumpClients: node (a WebSocket, trusting NODE_EXTRA_CA_CERTS),
 // git (clone over HTTPS, GIT_SSL_CAINFO), python's urllib (SSL_CERT_FILE)
 // and curl with the system bundle alone work with an inspected host, and
@@ -267,12 +289,17 @@ func TestSSLBumpClients(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(ws, "ws.js"), []byte(wsClient), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.WriteFile(filepath.Join(ws, "ws.py"), []byte(wsPython), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	script := fmt.Sprintf(`cd "$(mktemp -d)"
 git clone -q https://%[1]s/myorg/repo.git a && git -C a log --format=%%s
 git clone -q https://%[1]s/otherorg/repo.git b 2>&1 | head -3; echo "denied clone rc=${PIPESTATUS[0]}"
 node %[2]s/ws.js https://%[1]s/myorg/ws hello-through-inspection
 node %[2]s/ws.js https://%[1]s/otherorg/ws x
 /usr/bin/python3 -c 'import urllib.request,sys; print("py", urllib.request.urlopen(sys.argv[1]).status)' https://%[1]s/myorg/repo.git/info/refs?service=git-upload-pack 2>&1 | tail -1
+/usr/bin/python3 %[2]s/ws.py %[1]s /myorg/ws transparent-ws 2>&1 | tail -1
+/usr/bin/python3 %[2]s/ws.py %[1]s /otherorg/ws x 2>&1 | tail -1
 env -u SSL_CERT_FILE -u CURL_CA_BUNDLE curl -s -o /dev/null -w 'system-bundle %%{http_code}\n' https://%[1]s/myorg/repo.git/info/refs?service=git-upload-pack
 %[3]s
 echo "procs: $(cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\0' ' ')"
@@ -286,8 +313,12 @@ echo "bundle: $(grep -c 'BEGIN CERTIFICATE' $SSL_CERT_FILE) extra: $NODE_EXTRA_C
 			t.Errorf("want %q in:\n%s\n%s", w, out, r.stderr)
 		}
 	}
-	if _, err := os.Stat("/usr/bin/python3"); err == nil && !strings.Contains(out, "py 200\n") {
-		t.Errorf("python's urllib (SSL_CERT_FILE) did not accept the inspected host:\n%s", out)
+	if _, err := os.Stat("/usr/bin/python3"); err == nil {
+		for _, w := range []string{"py 200\n", "pyws 101 echo:transparent-ws\n", "pyws 403\n"} {
+			if !strings.Contains(out, w) {
+				t.Errorf("python (SSL_CERT_FILE; WebSocket on the transparent listener): want %q in\n%s", w, out)
+			}
+		}
 	}
 	if strings.Contains(out, "otherorg commit") {
 		t.Error("a clone outside the URL rules succeeded")
@@ -308,6 +339,19 @@ echo "bundle: $(grep -c 'BEGIN CERTIFICATE' $SSL_CERT_FILE) extra: $NODE_EXTRA_C
 			}
 			return nil
 		})
+	}
+	if _, err := os.Stat("/usr/bin/python3"); err == nil {
+		audit, _ := os.ReadFile(filepath.Join(logs, "audit.jsonl"))
+		found := false
+		for _, l := range strings.Split(string(audit), "\n") {
+			var a struct{ Listener, Reason string }
+			if json.Unmarshal([]byte(l), &a) == nil && a.Listener == "tls" && strings.HasSuffix(a.Reason, "inspected") {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no inspected connection on the transparent listener:\n%s", audit)
+		}
 	}
 	access, _ := os.ReadFile(filepath.Join(logs, "access.log"))
 	if !strings.Contains(string(access), "GET 101 TCP_MISS:HIER_DIRECT https://"+up.Name+"/myorg/ws") ||
