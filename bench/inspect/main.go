@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -36,6 +37,7 @@ var (
 	rounds   = flag.Int("rounds", 5, "rounds of each mode (the median is reported)")
 	body     = flag.Int("body", 1024, "response body bytes")
 	maxReqs  = flag.Int64("max-reqs", 2_000_000, "cap on requests per phase")
+	cpuProf  = flag.String("cpuprofile", "", "write a CPU profile of the whole run (clients, proxy, upstream) here")
 )
 
 func main() {
@@ -44,8 +46,18 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench/inspect needs root: it runs in its own network namespace")
 		os.Exit(2)
 	}
+	if *cpuProf != "" {
+		f, err := os.Create(*cpuProf)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
