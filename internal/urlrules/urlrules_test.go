@@ -99,7 +99,7 @@ func TestAllowDenyByPath(t *testing.T) {
 		{"github.com", `/myorg/..\..\otherorg`, false},
 		{"github.com", "//otherorg/repo", false},
 		{"github.com", "/myorg//..//otherorg", false},
-		{"github.com", "/otherorg/..%2Fmyorg/x", false}, // the server may not resolve it
+		{"github.com", "/otherorg/..%2Fmyorg/x", false},   // the server may not resolve it
 		{"github.com", "/myorg/..;/otherorg/repo", false}, // path parameters (Tomcat, Spring)
 		{"github.com", "/myorg/a;v=1/b", true},
 		{"github.com", "/myorg/a/./b", true},
