@@ -21,6 +21,7 @@ type egressFlags struct {
 	allow, block, allowFile, blockFile       string
 	dnsServers, logDir, ports, logLevel      string
 	allowPrivate                             bool
+	inspect                                  egressInspectFlags // egress_inspect.go
 }
 
 func newEgressCmd() *cobra.Command {
@@ -59,6 +60,7 @@ language and its validation are the main command's. Access logs go to --log-dir.
 	fl.StringVar(&f.ports, "allow-ports", "80,443", "ports requests may target: list and ranges; dangerous ports are refused")
 	fl.BoolVar(&f.allowPrivate, "allow-private", false, "admit private destinations (10/8, 172.16/12, 192.168/16, fc00::/7, 100.64/10)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.inspect.register(fl) // egress_inspect.go
 	return cmd
 }
 
@@ -97,6 +99,9 @@ func (f *egressFlags) config(cmd *cobra.Command) (egress.Config, error) {
 		}
 	}
 	if cfg.Ports, err = egress.ParsePorts(f.ports); err != nil {
+		return egress.Config{}, err
+	}
+	if cfg.Inspect, err = f.inspect.build(); err != nil {
 		return egress.Config{}, err
 	}
 	return cfg, cfg.Validate()
