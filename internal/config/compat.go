@@ -89,7 +89,6 @@ var compatTable = []compatFlag{
 	{name: "reflect", kind: compatBool, def: "false", class: compatNotYet, why: "query the running API proxy's /reflect endpoint instead (AWF_REFLECT_ENABLED=1 writes awf-reflect.json)", usage: "Start AWF, query the API proxy /reflect endpoint and print its JSON"},
 	// Refused: dropping these would widen what the agent may do, or send a
 	// key to a host the user did not choose.
-	{name: "enable-dlp", kind: compatBool, def: "false", class: compatRefuse, why: "DLP scanning of request URLs is not implemented", usage: "Enable DLP scanning to block credential exfiltration in request URLs"},
 }
 
 // compatFlags are the registered rows (those no other file registered).

@@ -154,12 +154,6 @@ func TestCompatFlags(t *testing.T) {
 	if strings.Contains(msgs, "ssl-bump") {
 		t.Errorf("--ssl-bump=false asks for nothing:\n%s", msgs)
 	}
-	for _, a := range [][]string{{"--enable-dlp"}} { // --ssl-bump, --allow-urls: inspect_test.go
-		_, _, err := buildArgv(t, append(a, "--", "true"), nil, nil)
-		if err == nil || !strings.Contains(err.Error(), "is not supported by the native runtime") {
-			t.Errorf("%v: %v", a, err)
-		}
-	}
 }
 
 // TestOriginalFlagsAccepted: every long flag of the original's CLI

@@ -20,15 +20,21 @@ type Inspection struct {
 	SSLBump bool
 	// AllowURLs are the --allow-urls patterns (validated), in order.
 	AllowURLs []string
+	// DLP (--enable-dlp) refuses requests that carry a credential
+	// (internal/dlp): plain HTTP and host names always, HTTPS URLs,
+	// headers and bodies when SSLBump is on.
+	DLP bool
 }
 
 type inspectFlags struct {
 	sslBump   bool
 	allowURLs string
+	dlp       bool
 }
 
 func (x *inspectFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&x.sslBump, "ssl-bump", false, "Enable SSL Bump for HTTPS content inspection (allows URL path filtering): a per-run CA trusted inside the sandbox; only hosts a rule needs are inspected")
+	fs.BoolVar(&x.dlp, "enable-dlp", false, "Enable DLP scanning to block credential exfiltration in request URLs (with --ssl-bump also in HTTPS URLs, headers and bodies)")
 	fs.StringVar(&x.allowURLs, "allow-urls", "", "Comma-separated allowed URL patterns for HTTPS (requires --ssl-bump).\nSupports wildcards: https://github.com/myorg/*")
 }
 
@@ -40,12 +46,20 @@ func (x *inspectFlags) build(c *Config) ([]Warning, error) {
 	if _, err := urlrules.Compile(urls); err != nil {
 		return nil, errorf("%v", err)
 	}
-	c.Inspect = Inspection{SSLBump: x.sslBump, AllowURLs: urls}
-	if !x.sslBump {
-		return nil, nil
+	c.Inspect = Inspection{SSLBump: x.sslBump, AllowURLs: urls, DLP: x.dlp}
+	var w []Warning
+	if x.dlp {
+		msg := "DLP enabled: requests carrying credential patterns are blocked (plain HTTP URLs and host names; add --ssl-bump to scan HTTPS URLs, headers and bodies)"
+		if x.sslBump {
+			msg = "DLP enabled: requests carrying credential patterns are blocked (every HTTPS host is inspected: URLs, headers and bodies)"
+		}
+		w = append(w, Warning{Level: slog.LevelInfo, Msg: msg})
 	}
-	return []Warning{
+	if !x.sslBump {
+		return w, nil
+	}
+	return append(w, []Warning{
 		{Level: slog.LevelInfo, Msg: "SSL Bump mode enabled - HTTPS content inspection will be performed"},
 		{Level: slog.LevelWarn, Msg: "⚠️  SSL Bump intercepts HTTPS traffic. Only use for trusted workloads."},
-	}, nil
+	}...), nil
 }

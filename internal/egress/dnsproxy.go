@@ -71,6 +71,9 @@ func (s *Server) handleDNS(w dns.ResponseWriter, q *dns.Msg) {
 	defer func() {
 		de.Rcode = dns.RcodeToString[m.Rcode]
 		de.Answers = len(m.Answer)
+		if s.scanHost(de.Name) != nil { // scan.go: never log a credential
+			de.Name = redacted
+		}
 		s.logs.add(de)
 		w.WriteMsg(m)
 	}()
@@ -94,6 +97,11 @@ func (s *Server) handleDNS(w dns.ResponseWriter, q *dns.Msg) {
 	if !d.Allowed {
 		if h := s.cfg.Policy.Decide(name, domains.HTTP); h.Allowed {
 			d = h
+		}
+	}
+	if d.Allowed {
+		if b := s.scanHost(d.Host); b != nil { // scan.go
+			d.Allowed, d.Rule, d.Reason = false, b.Rule, b.Reason
 		}
 	}
 	de.Rule, de.Reason = d.Rule, d.Reason

@@ -315,10 +315,18 @@ func (s *Server) forward(c *clientConn, br *bufio.Reader, req *http.Request, kin
 	} else {
 		out.Body = nil
 	}
+	if b := s.scanPlain(out, v.host); b != nil { // scan.go: DLP
+		s.denyBlock(c, e, v.host, b)
+		return false
+	}
 
 	resp, err := s.transport.RoundTrip(out)
 	if err != nil {
 		e.BytesIn = body.n
+		if b := blockOf(err); b != nil {
+			s.denyBlock(c, e, v.host, b)
+			return false
+		}
 		s.upstreamError(c, e, v.host, err)
 		return false
 	}

@@ -329,6 +329,11 @@ func (s *Server) decide(host string, port uint16, proto domains.Proto) verdict {
 	if !v.allowed && v.reason == "" {
 		v.reason = "domain not in allowlist"
 	}
+	if v.allowed {
+		if b := s.scanHost(v.host); b != nil { // scan.go
+			v.allowed, v.host, v.rule, v.reason = false, redacted, b.Rule, b.Reason
+		}
+	}
 	return v
 }
 
@@ -338,6 +343,7 @@ func (s *Server) record(e *Entry) {
 	if e.Version == "" {
 		e.Version = "1.1"
 	}
+	s.scrub(e) // scan.go
 	s.logs.add(e)
 	if e.Code == codeDenied {
 		slog.Info("egress denied", "listener", e.Listener, "client", e.Client, "method", e.Method,

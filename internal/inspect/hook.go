@@ -47,3 +47,27 @@ type Block struct {
 
 // Error makes a Block usable as a body reader's error.
 func (b *Block) Error() string { return "awf firewall: " + b.Rule + ": " + b.Reason }
+
+// HostScanner is implemented by hooks that also judge host names (DLP): a
+// credential in a name leaks through DNS, SNI and CONNECT before any
+// request exists. The egress proxy asks it for every admitted name.
+type HostScanner interface {
+	ScanHost(host string) *Block
+}
+
+// PlainHTTP is implemented by hooks that also see plain http:// requests
+// through the egress proxy (no TLS to terminate, so no CA is needed).
+type PlainHTTP interface {
+	PlainHTTP() bool
+}
+
+// NeedsCA reports whether hooks need TLS terminated anywhere: a hook that
+// lists no hosts (HostLister returning none) inspects nothing.
+func NeedsCA(hooks []Hook) bool {
+	for _, h := range hooks {
+		if l, ok := h.(HostLister); !ok || len(l.InspectedHosts()) > 0 {
+			return true
+		}
+	}
+	return false
+}

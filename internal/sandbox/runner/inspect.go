@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/awf-dev/awf/internal/config"
+	"github.com/awf-dev/awf/internal/dlp"
 	"github.com/awf-dev/awf/internal/domains"
 	"github.com/awf-dev/awf/internal/egress"
 	"github.com/awf-dev/awf/internal/inspect"
@@ -67,6 +68,9 @@ func InspectHooks(c *config.Config) ([]inspect.Hook, error) {
 		}
 		hooks = append(hooks, r)
 	}
+	if c.Inspect.DLP { // after URL rules, before any credential is injected
+		hooks = append(hooks, dlp.New(c.Inspect.SSLBump))
+	}
 	return hooks, nil
 }
 
@@ -77,8 +81,8 @@ func newInspection(c *config.Config) (*inspect.CA, []inspect.Hook, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if !c.Inspect.SSLBump && len(hooks) == 0 {
-		return nil, nil, nil
+	if !c.Inspect.SSLBump && !inspect.NeedsCA(hooks) {
+		return nil, hooks, nil // DLP alone judges plain HTTP and names: no CA
 	}
 	ca, err := inspect.NewCA(inspect.DefaultValidity)
 	if err != nil {
@@ -89,9 +93,6 @@ func newInspection(c *config.Config) (*inspect.CA, []inspect.Hook, error) {
 
 // egressInspect is the egress proxy's inspection config.
 func egressInspect(ca *inspect.CA, hooks []inspect.Hook) egress.Inspect {
-	if ca == nil {
-		return egress.Inspect{}
-	}
 	return egress.Inspect{CA: ca, Hooks: hooks}
 }
 
@@ -151,6 +152,9 @@ func inspectNotices(hooks []inspect.Hook, pol *domains.Policy) []config.Warning 
 		if hl, ok := h.(inspect.HostLister); ok {
 			hosts = hl.InspectedHosts()
 		}
+		if len(hosts) == 0 { // DLP without --ssl-bump: its own notice (config)
+			continue
+		}
 		out = append(out, config.Warning{Level: slog.LevelInfo,
 			Msg: fmt.Sprintf("TLS inspection (%s): %s; every other host is tunnelled", h.Name(), strings.Join(hosts, ", "))})
 		if h.Name() != urlrules.Rule {
@@ -190,6 +194,10 @@ func certificatesOnly(b []byte) []byte {
 // fingerprint, the hooks, the URL rules (with the regular expressions
 // they mean) and the hosts they inspect.
 func inspectManifest(c *config.Config, caPEM []byte, rules []logs.Rule, mo *logs.ManifestOptions) []logs.Rule {
+	if c.Inspect.DLP {
+		mo.DLP = true
+		rules = dlpRule(rules)
+	}
 	if len(caPEM) == 0 { // no CA: nothing is inspected
 		return rules
 	}
@@ -230,4 +238,22 @@ func inspectManifest(c *config.Config, caPEM []byte, rules []logs.Rule, mo *logs
 		return out
 	}
 	return append(rules, r)
+}
+
+// dlpRule places the original's deny-dlp rule where its Squid config has
+// it: after the raw-IP denials, before the blocklist and the allow rules.
+func dlpRule(rules []logs.Rule) []logs.Rule {
+	r := logs.Rule{ID: dlp.Rule, Action: "deny", ACLName: "dlp_blocked", Protocol: "both", Domains: []string{},
+		Description: "Deny requests containing credential patterns in URLs (DLP)"}
+	at := 0
+	for i, x := range rules {
+		if x.ID == domains.RuleDenyRawIPv4 || x.ID == domains.RuleDenyRawIPv6 {
+			at = i + 1
+		}
+	}
+	out := append(append(append([]logs.Rule{}, rules[:at]...), r), rules[at:]...)
+	for i := range out {
+		out[i].Order = 0
+	}
+	return out
 }
