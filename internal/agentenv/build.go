@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/awf-dev/awf/internal/config"
+	"github.com/awf-dev/awf/internal/credinject"
 )
 
 // Input is everything the two environments depend on.
@@ -20,6 +21,11 @@ type Input struct {
 	Keys      config.Keys
 	Targets   config.Targets
 	RateLimit config.RateLimit
+
+	// Injected are the variables --inject-credential reads: the command
+	// gets credinject.Placeholder in each, and no variable holding one of
+	// their values survives.
+	Injected []string
 
 	EnvAll  bool
 	EnvFile []config.EnvVar
@@ -47,6 +53,7 @@ func FromConfig(c *config.Config) Input {
 		Keys:       c.APIProxy.Keys,
 		Targets:    c.APIProxy.Targets,
 		RateLimit:  c.APIProxy.RateLimit,
+		Injected:   credinject.Vars(c.Inspect.Credentials),
 		EnvAll:     c.Env.All,
 		EnvFile:    c.Env.FileVars,
 		Extra:      c.Env.Extra,
@@ -139,6 +146,12 @@ func BuildResult(in Input) Result {
 
 	// Placeholders first, so no passthrough can replace them.
 	place, pv := placeholders(in), providerVars(in)
+	for _, k := range in.Injected {
+		place[k] = credinject.Placeholder
+	}
+	if len(in.Injected) > 0 {
+		place[credinject.EnvList] = strings.Join(in.Injected, ",")
+	}
 	for k, v := range place {
 		a[k] = v
 		protected[k] = true
@@ -242,10 +255,18 @@ func BuildResult(in Input) Result {
 	// The one-shot list is a protection, not a preference: -e cannot shrink it.
 	a["AWF_ONE_SHOT_TOKENS"] = strings.Join(OneShotTokens, ",")
 
-	if in.APIProxy {
+	var injected []string
+	for _, k := range in.Injected {
+		injected = append(injected, host[k])
+	}
+	if in.APIProxy || len(injected) > 0 {
 		own := maps.Clone(pv)
 		maps.Copy(own, place)
-		dropped = append(dropped, scrub(a, own, in.Keys.Values())...)
+		secrets := injected
+		if in.APIProxy {
+			secrets = append(in.Keys.Values(), injected...)
+		}
+		dropped = append(dropped, scrub(a, own, secrets)...)
 	}
 	return Result{Agent: a, Sidecar: sidecarEnv(in), Dropped: dropped}
 }

@@ -56,8 +56,11 @@ var forbiddenHeaders = []string{"Host", "Connection", "Content-Length", "Transfe
 
 // Parse reads one spec; errors name the part that is wrong.
 func Parse(spec string) (Rule, error) {
+	// The value is never echoed: a shell that expanded $VAR already put
+	// the secret there.
+	shown, _, _ := strings.Cut(spec, "=")
 	bad := func(f string, a ...any) (Rule, error) {
-		return Rule{}, fmt.Errorf("--inject-credential %q: %s (format: HOST[,HOST...]:Header=VALUE with $VAR, e.g. 'api.github.com:Authorization=Bearer $GH_TOKEN')", spec, fmt.Sprintf(f, a...))
+		return Rule{}, fmt.Errorf("--inject-credential %q: %s (format: HOST[,HOST...]:Header=VALUE with $VAR, e.g. 'api.github.com:Authorization=Bearer $GH_TOKEN', in single quotes)", shown+"=…", fmt.Sprintf(f, a...))
 	}
 	hosts, rest, ok := strings.Cut(spec, ":")
 	if !ok {
@@ -100,7 +103,7 @@ func Parse(spec string) (Rule, error) {
 		}
 	}
 	if len(r.Vars) == 0 {
-		return bad("the value names no $VARIABLE: a literal credential would sit in awf's command line")
+		return bad("the value names no $VARIABLE (a literal credential, or one the shell expanded, would sit in awf's command line and process list)")
 	}
 	if strings.ContainsAny(tmpl, "\r\n") {
 		return bad("the value has a line break")

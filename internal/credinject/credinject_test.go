@@ -32,8 +32,12 @@ func TestParse(t *testing.T) {
 		"*:Authorization=$X":                  "not a host name",
 		"g.com:Authorization=base64($X":       "must close",
 	} {
-		if _, err := Parse(spec); err == nil || !strings.Contains(err.Error(), want) {
+		_, err := Parse(spec)
+		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %q", spec, err, want)
+		}
+		if _, v, ok := strings.Cut(spec, "="); ok && err != nil && strings.Contains(err.Error(), v) {
+			t.Errorf("%q: the error echoes the value: %v", spec, err)
 		}
 	}
 }

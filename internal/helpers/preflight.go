@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/awf-dev/awf/internal/agentenv"
+	"github.com/awf-dev/awf/internal/credinject"
 )
 
 // Problem is one failed pre-flight check.
@@ -101,9 +102,18 @@ func Preflight(env map[string]string, dial func(addr string) error) []Problem {
 		}
 		addProbe(p.urlVar, u)
 	}
+	injected := map[string]bool{}
+	for _, k := range strings.Split(env[credinject.EnvList], ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			injected[k] = true
+			if env[k] != credinject.Placeholder {
+				probs = append(probs, Problem{"credentials", fmt.Sprintf("%s is injected by the egress proxy (--inject-credential) but holds something other than its placeholder", k)})
+			}
+		}
+	}
 	if env["AWF_API_PROXY_IP"] != "" {
 		for _, k := range githubTokens {
-			if env[k] != "" {
+			if env[k] != "" && !(injected[k] && env[k] == credinject.Placeholder) {
 				probs = append(probs, Problem{"credentials", fmt.Sprintf("%s is set although the API proxy is on; GitHub tokens must stay outside the sandbox", k)})
 			}
 		}

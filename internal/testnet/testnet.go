@@ -44,6 +44,9 @@ var Providers = map[string]string{
 	"bedrock-runtime.us-east-1.amazonaws.com": "203.0.113.25",
 	"aiplatform.googleapis.com":               "203.0.113.26",
 	"myres.openai.azure.com":                  "203.0.113.27",
+	// Credential injection (internal/credinject): gh's and git's GitHub.
+	"api.github.com": "203.0.113.30",
+	"github.com":     "203.0.113.31",
 }
 
 // NumHosts is how many generic hosts upN.test (N = 1..NumHosts) exist.

@@ -58,7 +58,7 @@ func TestDLPBlocksPlantedToken(t *testing.T) {
 		{"ssl-bump", []string{"--ssl-bump"}, []probe{
 			{"https query", "https://" + up.Name + "/x?token=" + tok, "403"},
 			{"https header", "-H 'X-Note: " + tok + "' https://" + up.Name + "/h", "403"},
-			{"https body", "--data-binary @/tmp/big https://" + up.Name + "/post", "403"},
+			{"https body", "--data-binary @big https://" + up.Name + "/post", "403"},
 			{"https clean post", "-d hello=world https://" + up.Name + "/post2", "200"},
 			{"https host", "https://" + strings.ToLower(tok) + "." + up.Name + "/", "000"},
 		}},
@@ -67,9 +67,9 @@ func TestDLPBlocksPlantedToken(t *testing.T) {
 		t.Run(run.name, func(t *testing.T) {
 			var script strings.Builder
 			// A body with the token after 100 kB: it must be stopped mid-stream.
-			fmt.Fprintf(&script, "head -c 100000 /dev/zero | tr '\\0' a > /tmp/big; printf '&k=%s&rest=' >> /tmp/big; head -c 5000 /dev/zero | tr '\\0' b >> /tmp/big\n", tok)
+			fmt.Fprintf(&script, "cd $(mktemp -d); head -c 100000 /dev/zero | tr '\\0' a > big; printf '&k=%s&rest=' >> big; head -c 5000 /dev/zero | tr '\\0' b >> big\n", tok)
 			for i, p := range run.probes {
-				fmt.Fprintf(&script, "echo \"case %d $(curl -s -m 10 -o /tmp/b%d -w '%%{http_code}' %s)\"; cat /tmp/b%d; echo\n", i, i, p.curl, i)
+				fmt.Fprintf(&script, "echo \"case %d $(curl -s -m 10 -o b%d -w '%%{http_code}' %s)\"; cat b%d; echo\n", i, i, p.curl, i)
 			}
 			logs, audit := t.TempDir(), t.TempDir()
 			args := append([]string{"-d", up.Name + "," + plain.Name, "--enable-dlp", "--proxy-logs-dir", logs, "--audit-dir", audit}, run.flags...)

@@ -26,8 +26,8 @@ func TestKernelSurfaceClosed(t *testing.T) {
 		"echo tiocsti: $(" + probe("tiocsti") + " </dev/tty)", // no controlling tty, and filtered
 		// A simple command, not a pipeline: while bash forks a pipeline's
 		// later members it holds their pipes, which ls could catch.
-		`ls /proc/$$/fd >/tmp/fds`,
-		`echo "fds: $(tr '\n' ' ' </tmp/fds)"`,
+		`f=$(mktemp); ls /proc/$$/fd >$f`,
+		`echo "fds: $(tr '\n' ' ' <$f)"`,
 	}, "\n")
 	// awf itself starts with a stray descriptor, as under a CI runner.
 	stray, strayW, err := os.Pipe()

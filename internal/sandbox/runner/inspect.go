@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/awf-dev/awf/internal/config"
+	"github.com/awf-dev/awf/internal/credinject"
 	"github.com/awf-dev/awf/internal/dlp"
 	"github.com/awf-dev/awf/internal/domains"
 	"github.com/awf-dev/awf/internal/egress"
@@ -70,6 +71,13 @@ func InspectHooks(c *config.Config) ([]inspect.Hook, error) {
 	}
 	if c.Inspect.DLP { // after URL rules, before any credential is injected
 		hooks = append(hooks, dlp.New(c.Inspect.SSLBump))
+	}
+	if len(c.Inspect.Credentials) > 0 { // last: nothing after it sees the credential
+		h, err := credinject.NewHook(c.Inspect.Credentials, func(k string) string { return c.HostEnv[k] })
+		if err != nil {
+			return nil, err
+		}
+		hooks = append(hooks, h)
 	}
 	return hooks, nil
 }
