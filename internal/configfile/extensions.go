@@ -51,6 +51,18 @@ var schemaExtensions = []schemaExtension{
 		},
 		SeenIn: "awf: --allow-urls of the original CLI, which has no config key",
 	},
+	{
+		// security.injectCredentials: --inject-credential (awf's own
+		// feature, internal/credinject), one spec per entry.
+		Parent: []string{"security"},
+		Key:    "injectCredentials",
+		Schema: map[string]any{
+			"type":        "array",
+			"items":       map[string]any{"type": "string", "pattern": "^[^:=]+:[^=]+=.*\\$"},
+			"description": "Credentials injected for hosts by the egress proxy: 'HOST[,HOST...]:Header=VALUE' with $VAR from awf's environment (--inject-credential). awf extension.",
+		},
+		SeenIn: "awf: --inject-credential",
+	},
 }
 
 type schemaExtension struct {

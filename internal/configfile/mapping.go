@@ -159,6 +159,7 @@ var rules = []rule{
 	{Path: "security.securityMode", Flag: "legacy-security", Conv: convString, SkipIf: "security.legacySecurity"}, // compat -> --legacy-security (see flagFor)
 	{Path: "security.sslBump", Flag: "ssl-bump", Conv: convBool},
 	{Path: "security.allowUrls", Flag: "allow-urls", Conv: convCSV}, // awf extension (extensions.go)
+	{Path: "security.injectCredentials", Flag: "inject-credential", Conv: convEach}, // awf extension (extensions.go)
 	{Path: "security.enableDlp", Flag: "enable-dlp", Conv: convBool},
 	{Path: "security.enableHostAccess", Flag: "enable-host-access", Conv: convBool},
 	{Path: "security.allowHostPorts", Flag: "allow-host-ports", Conv: convPorts},
