@@ -193,9 +193,9 @@ func (s *Server) rewrite(p *Provider, pr *httputil.ProxyRequest) {
 	target := s.cfg.Targets[p.Name]
 	base := s.cfg.BasePaths[p.Name]
 	out.URL.Scheme, out.URL.Host, out.Host = "https", target, target
-	out.URL.Path = base + pr.In.URL.Path
+	out.URL.Path = upstreamPath(base, pr.In.URL.Path)
 	if pr.In.URL.RawPath != "" {
-		out.URL.RawPath = base + pr.In.URL.RawPath
+		out.URL.RawPath = upstreamPath(base, pr.In.URL.RawPath)
 	}
 	if p.Name == "gemini" && out.URL.Query().Has("key") {
 		// A ?key= query parameter carries the agent's placeholder and would
@@ -207,6 +207,27 @@ func (s *Server) rewrite(p *Provider, pr *httputil.ProxyRequest) {
 	stripClientHeaders(out.Header)
 	s.applyAuth(p, pr, st.cred) // auth.go
 	out.Header.Set("X-Request-Id", st.id)
+}
+
+// upstreamPath joins the base path and the agent's path without doubling
+// what they share: a path already under base is kept (the original's
+// rule), and a base ending in the segment the path starts with
+// ("/tenant/v1" + "/v1/chat/completions", an SDK whose base URL ends in
+// /v1) gets it once.
+func upstreamPath(base, path string) string {
+	if base == "" || base == "/" {
+		return path
+	}
+	if path == base || strings.HasPrefix(path, base+"/") {
+		return path
+	}
+	if i := strings.LastIndex(base, "/"); i >= 0 {
+		last := base[i:] // "/v1"
+		if path == last || strings.HasPrefix(path, last+"/") {
+			return base + path[len(last):]
+		}
+	}
+	return base + path
 }
 
 func stripClientHeaders(h http.Header) {
