@@ -39,10 +39,7 @@ AWF_TOKEN_LOG_DIR, plus AWF_API_PROXY_LISTEN (bind address), AWF_SHUTDOWN_TIMEOU
 }
 
 func runAPIProxy(cfg *apiproxy.Config) error {
-	secrets := make([]string, 0, len(cfg.Keys))
-	for _, k := range cfg.Keys {
-		secrets = append(secrets, k)
-	}
+	secrets := cfg.LogSecrets()
 	log := apiproxy.NewLogger(os.Stdout, logLevel(os.Getenv("AWF_LOG_LEVEL")), secrets)
 	for _, w := range cfg.Warnings {
 		log.Warn("config_warning", "message", w)

@@ -39,6 +39,11 @@ type Config struct {
 
 	Warnings []string // configuration problems that did not stop start-up
 
+	// SensitiveTarget is the OpenAI upstream taken from a secret
+	// (--openai-base-url-env, AWF_SENSITIVE_OPENAI_TARGET as the original):
+	// it and its base path never appear in a log line.
+	SensitiveTarget string
+
 	// Auth: custom headers, Copilot's prefix rule and BYOK, OIDC (auth.go).
 	Auth AuthConfig
 
@@ -75,6 +80,7 @@ func FromEnv(getenv func(string) string) *Config {
 		TokenLogDir:     DefaultTokenLogDir,
 		ShutdownTimeout: DefaultShutdownTimeout,
 	}
+	c.SensitiveTarget = strings.ToLower(strings.TrimSpace(getenv("AWF_SENSITIVE_OPENAI_TARGET")))
 	for _, p := range Providers {
 		for _, env := range p.KeyEnvs {
 			if k := strings.TrimSpace(getenv(env)); k != "" {
@@ -235,4 +241,20 @@ func parseProxyURL(v string) (*url.URL, error) {
 // Enabled reports whether provider p has a key or a run-time credential.
 func (c *Config) Enabled(p *Provider) bool {
 	return c.Keys[p.Name] != "" || c.Auth.Dynamic[p.Name] != nil
+}
+
+// LogSecrets are the strings no log line may hold: the keys, and a
+// secret-backed target with its base path.
+func (c *Config) LogSecrets() []string {
+	out := make([]string, 0, len(c.Keys)+2)
+	for _, k := range c.Keys {
+		out = append(out, k)
+	}
+	if t := c.SensitiveTarget; t != "" {
+		out = append(out, t)
+		if bp := c.BasePaths["openai"]; c.Targets["openai"] == t && len(strings.Trim(bp, "/")) > 2 && bp != "/v1" {
+			out = append(out, bp)
+		}
+	}
+	return out
 }

@@ -158,6 +158,7 @@ func (p *providerFlags) build(env map[string]string) (side map[string]string, ex
 		}
 		side["OPENAI_API_TARGET"] = host
 		side["OPENAI_API_BASE_PATH"] = path
+		side["AWF_SENSITIVE_OPENAI_TARGET"] = host // never logged (the original's name)
 		exclude = append(exclude, name)
 	}
 	return side, exclude, warns, nil

@@ -47,6 +47,10 @@ type Config struct {
 	Host HostAccess
 	// Inspect is TLS inspection (--ssl-bump, inspect.go); zero: none.
 	Inspect Inspect
+	// Sensitive hosts are admitted but never named in a log line (a
+	// secret-backed API target, as the original's sensitive_log_domains):
+	// their lines show [REDACTED] instead.
+	Sensitive []string
 
 	ConnectTimeout time.Duration // dialing an upstream (30 s, as Squid)
 	RequestTimeout time.Duration // waiting for request headers / idle keep-alive (2 min)

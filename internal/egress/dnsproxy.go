@@ -74,6 +74,9 @@ func (s *Server) handleDNS(w dns.ResponseWriter, q *dns.Msg) {
 		if s.scanHost(de.Name) != nil { // scan.go: never log a credential
 			de.Name = redacted
 		}
+		for _, h := range s.cfg.Sensitive {
+			de.Name = maskHost(de.Name, h)
+		}
 		s.logs.add(de)
 		w.WriteMsg(m)
 	}()

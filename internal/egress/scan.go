@@ -3,6 +3,7 @@ package egress
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/awf-dev/awf/internal/inspect"
 )
@@ -61,6 +62,9 @@ func (s *Server) denyBlock(c *clientConn, e *Entry, host string, b *inspect.Bloc
 // name-judging hook (DLP) finds a credential, before e is logged: the
 // refused CONNECT, SNI or Host line would otherwise carry it.
 func (s *Server) scrub(e *Entry) {
+	for _, h := range s.cfg.Sensitive {
+		e.URL, e.HostHeader = maskHost(e.URL, h), maskHost(e.HostHeader, h)
+	}
 	if len(s.cfg.Inspect.Hooks) == 0 {
 		return
 	}
@@ -70,4 +74,17 @@ func (s *Server) scrub(e *Entry) {
 	if e.HostHeader != "" && s.scanHost(e.HostHeader) != nil {
 		e.HostHeader = redacted
 	}
+}
+
+// maskHost replaces host (case-insensitively) in s with [REDACTED].
+func maskHost(s, host string) string {
+	if host == "" || s == "" {
+		return s
+	}
+	low := strings.ToLower(s)
+	for i := strings.Index(low, host); i >= 0; i = strings.Index(low, host) {
+		s = s[:i] + "[REDACTED]" + s[i+len(host):]
+		low = low[:i] + "[redacted]" + low[i+len(host):]
+	}
+	return s
 }

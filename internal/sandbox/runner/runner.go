@@ -262,6 +262,9 @@ func Run(ctx context.Context, o Options) (int, error) {
 func startServices(ctx context.Context, wg *sync.WaitGroup, o Options, sb *native.Sandbox, env agentenv.Result, dirs Dirs, policy *domains.Policy, out *ghawout.Outputs, insp egress.Inspect) (func(), error) {
 	c, log, n := o.Config, o.Log, sb.Plan.Net
 	ecfg := egress.Config{Policy: policy, DNSServers: c.DNSServers, LogDir: dirs.Egress, Resolver: o.Resolver, Host: hostAccess(c, sb), Inspect: insp}
+	if h := c.APIProxy.ProviderEnv["AWF_SENSITIVE_OPENAI_TARGET"]; h != "" {
+		ecfg.Sensitive = []string{h}
+	}
 	eg, err := egress.New(ecfg)
 	if err != nil {
 		return nil, err
@@ -352,10 +355,7 @@ func startServices(ctx context.Context, wg *sync.WaitGroup, o Options, sb *nativ
 	acfg.DialProxy = func(network, addr string) (net.Conn, error) { return net.Dial("unix", sock) }
 	acfg.RootCAs = o.RootCAs
 	acfg.Hook = out.SpanHook(log)
-	var secrets []string
-	for _, k := range acfg.Keys {
-		secrets = append(secrets, k)
-	}
+	secrets := acfg.LogSecrets()
 	lf, err := os.OpenFile(filepath.Join(dirs.APIProxy, "api-proxy.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		stop()
