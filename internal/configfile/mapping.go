@@ -158,7 +158,7 @@ var rules = []rule{
 	{Path: "security.legacySecurity", Flag: "legacy-security", Conv: convBool},
 	{Path: "security.securityMode", Flag: "legacy-security", Conv: convString, SkipIf: "security.legacySecurity"}, // compat -> --legacy-security (see flagFor)
 	{Path: "security.sslBump", Flag: "ssl-bump", Conv: convBool},
-	{Path: "security.allowUrls", Flag: "allow-urls", Conv: convCSV}, // awf extension (extensions.go)
+	{Path: "security.allowUrls", Flag: "allow-urls", Conv: convCSV},                 // awf extension (extensions.go)
 	{Path: "security.injectCredentials", Flag: "inject-credential", Conv: convEach}, // awf extension (extensions.go)
 	{Path: "security.enableDlp", Flag: "enable-dlp", Conv: convBool},
 	{Path: "security.enableHostAccess", Flag: "enable-host-access", Conv: convBool},
