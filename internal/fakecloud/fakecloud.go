@@ -248,8 +248,12 @@ func (c *Cloud) upstream(host string, w http.ResponseWriter, r *http.Request, bo
 		jsonOut(w, 200, map[string]any{"id": "msg_1", "type": "message", "model": "claude-sonnet-4", "content": []any{map[string]string{"type": "text", "text": "hi"}},
 			"usage": map[string]int{"input_tokens": 11, "output_tokens": 7}})
 	case host == AnthropicHost:
-		sse(w, `event: message_start`+"\n"+`data: {"type":"message_start","message":{"model":"claude-sonnet-4","usage":{"input_tokens":11,"output_tokens":1}}}`,
-			`event: message_delta`+"\n"+`data: {"type":"message_delta","usage":{"output_tokens":7}}`)
+		sse(w, `event: message_start`+"\n"+`data: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"model":"claude-sonnet-4","stop_reason":null,"usage":{"input_tokens":11,"output_tokens":1}}}`,
+			`event: content_block_start`+"\n"+`data: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}`,
+			`event: content_block_delta`+"\n"+`data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"hi"}}`,
+			`event: content_block_stop`+"\n"+`data: {"type":"content_block_stop","index":0}`,
+			`event: message_delta`+"\n"+`data: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":7}}`,
+			`event: message_stop`+"\n"+`data: {"type":"message_stop"}`)
 	case host == VertexHost && strings.Contains(r.URL.Path, ":streamGenerateContent"):
 		sse(w, `data: {"candidates":[{"content":{"parts":[{"text":"hi"}]}}],"usageMetadata":{"promptTokenCount":11,"candidatesTokenCount":7},"modelVersion":"gemini-2.5-pro"}`)
 	case host == VertexHost && strings.Contains(r.URL.Path, ":generateContent"):
@@ -258,7 +262,9 @@ func (c *Cloud) upstream(host string, w http.ResponseWriter, r *http.Request, bo
 		sse(w, `data: {"id":"c1","model":"gpt-4.1","choices":[{"delta":{"content":"hi"}}]}`,
 			`data: {"id":"c1","model":"gpt-4.1","choices":[],"usage":{"prompt_tokens":11,"completion_tokens":7}}`, `data: [DONE]`)
 	default:
-		jsonOut(w, 200, map[string]any{"id": "c1", "model": "gpt-4.1", "choices": []any{}, "usage": map[string]int{"prompt_tokens": 11, "completion_tokens": 7}})
+		jsonOut(w, 200, map[string]any{"id": "c1", "object": "chat.completion", "model": "gpt-4.1",
+			"choices": []any{map[string]any{"index": 0, "finish_reason": "stop", "message": map[string]string{"role": "assistant", "content": "hi"}}},
+			"usage": map[string]int{"prompt_tokens": 11, "completion_tokens": 7}})
 	}
 }
 
