@@ -47,6 +47,13 @@ type Mount struct {
 	// Inner binds take Source from inside the sandbox root (a generated
 	// file) and apply only when Target's directory exists.
 	Inner bool `json:"inner,omitempty"`
+	// FromRoot binds take Source from inside the sandbox root and create
+	// Target as usual (the overlay fallback, overlayless.go).
+	FromRoot bool `json:"fromRoot,omitempty"`
+	// KindCopy bounds and the paths (relative to Source) never copied.
+	MaxBytes int64    `json:"maxBytes,omitempty"`
+	MaxFiles int      `json:"maxFiles,omitempty"`
+	Exclude  []string `json:"exclude,omitempty"`
 }
 
 // ToolUpperRoot holds the writable layers of the tool-dir overlays.

@@ -71,6 +71,9 @@ type Plan struct {
 	HideScan []string `json:"hideScan,omitempty"`
 	// Preflight asks the init to run the in-sandbox pre-flight check.
 	Preflight bool `json:"preflight"`
+	// NoOverlay: overlayfs is unavailable here; Mounts hold the
+	// fallback (overlayless.go) instead of overlays.
+	NoOverlay bool `json:"noOverlay,omitempty"`
 }
 
 // Input is what Build needs; the caller resolves users, files and the env.
@@ -121,6 +124,9 @@ type Input struct {
 	TTY         bool
 	Timeout     time.Duration
 	Preflight   bool
+	// NoOverlay: overlay mounts are refused here (native.OverlayProbe);
+	// the plan takes the fallback (overlayless.go).
+	NoOverlay bool
 }
 
 // Default addresses and ports; the original's IPs and ports.
@@ -222,6 +228,9 @@ func Build(in Input) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if in.NoOverlay {
+		mounts = WithoutOverlay(mounts, path.Clean(in.User.Home), in.MemoryBytes)
+	}
 	env := make(map[string]string, len(in.Env)+2)
 	for k, v := range in.Env {
 		env[k] = v
@@ -239,7 +248,8 @@ func Build(in Input) (*Plan, error) {
 		Limits:  Limits{MemoryBytes: in.MemoryBytes, Pids: in.Pids},
 		Seccomp: append([]string(nil), SeccompDeny...),
 		TTY:     in.TTY, Timeout: in.Timeout, Preflight: in.Preflight,
-		HideScan: append([]string(nil), in.HideScan...),
+		HideScan:  append([]string(nil), in.HideScan...),
+		NoOverlay: in.NoOverlay,
 	}
 	if p.Workdir == "" {
 		p.Workdir = in.User.Home
