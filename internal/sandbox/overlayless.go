@@ -28,6 +28,7 @@ const (
 	KindUnion   = "union"   // Lower (sandbox paths, top first) shown at Target without overlayfs
 	KindCopy    = "copy"    // host dir Source copied into Target (MaxBytes, MaxFiles, Exclude)
 	KindSymlink = "symlink" // a symlink at Target pointing to string(Data)
+	KindMove    = "move"    // move the mount at Source (a sandbox path) to Target; Source's empty dirs go
 )
 
 // Bounds of the copy of one tool dir without overlayfs: at most
@@ -140,11 +141,18 @@ type Layer struct {
 	Entries []Entry
 }
 
-// UnionSteps shows the union of layers at target: a small tmpfs, one
-// read-only bind per file or dir (symlinks recreated), the first layer's
-// entry winning as in an overlay, then the tmpfs made read-only.
+// UnionStage is where a union is assembled before it is moved over its
+// target: a layer may be the target itself (the host's /usr/local/bin),
+// which a tmpfs mounted there first would hide.
+const UnionStage = "/.awf-stage"
+
+// UnionSteps shows the union of layers at target: a small tmpfs (in
+// UnionStage), one read-only bind per file or dir (symlinks recreated),
+// the first layer's entry winning as in an overlay, the tmpfs made
+// read-only and moved over target.
 func UnionSteps(target string, layers []Layer) []Mount {
-	steps := []Mount{{Kind: KindTmpfs, Target: target, Options: unionTmpfsOpts}}
+	stage := path.Join(UnionStage, target)
+	steps := []Mount{{Kind: KindTmpfs, Target: stage, Options: unionTmpfsOpts}}
 	seen := map[string]bool{}
 	for _, l := range layers {
 		for _, e := range l.Entries {
@@ -152,7 +160,7 @@ func UnionSteps(target string, layers []Layer) []Mount {
 				continue
 			}
 			seen[e.Name] = true
-			t := path.Join(target, e.Name)
+			t := path.Join(stage, e.Name)
 			switch e.Type {
 			case Symlink:
 				steps = append(steps, Mount{Kind: KindSymlink, Target: t, Data: []byte(e.Link)})
@@ -161,7 +169,7 @@ func UnionSteps(target string, layers []Layer) []Mount {
 			}
 		}
 	}
-	return append(steps, Mount{Kind: KindRemount, Target: target})
+	return append(steps, Mount{Kind: KindRemount, Target: stage}, Mount{Kind: KindMove, Source: stage, Target: target})
 }
 
 // Sized is one top-level entry of a tool dir, measured. Over: measuring
@@ -223,12 +231,12 @@ func SkipNotice(target string, es []Sized, skip []string, maxBytes int64, maxFil
 	for i, n := range skip {
 		e := size[n]
 		if e.Over {
-			parts[i] = fmt.Sprintf("%s (over %d files)", n, maxFiles)
+			parts[i] = fmt.Sprintf("%s (over %d entries)", n, maxFiles)
 		} else {
-			parts[i] = fmt.Sprintf("%s (%s, %d files)", n, mib(e.Bytes), e.Files)
+			parts[i] = fmt.Sprintf("%s (%s, %d entries)", n, mib(e.Bytes), e.Files)
 		}
 	}
-	return fmt.Sprintf("overlayfs unavailable: %s is a copy limited to %s and %d files; left out (empty in the sandbox): %s",
+	return fmt.Sprintf("overlayfs unavailable: %s is a copy limited to %s and %d entries; left out (dirs shown empty): %s",
 		target, mib(maxBytes), maxFiles, strings.Join(parts, ", "))
 }
 

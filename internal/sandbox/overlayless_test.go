@@ -16,13 +16,13 @@ func TestWithoutOverlayPlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in.NoOverlay = true
+	in.NoOverlay = "test"
 	in.MemoryBytes = 4 << 30
 	p, err := Build(in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !p.NoOverlay {
+	if p.NoOverlay != "test" {
 		t.Fatal("plan does not say NoOverlay")
 	}
 	var unions, copies int
@@ -142,17 +142,19 @@ func TestUnionSteps(t *testing.T) {
 		{Dir: "/missing"},
 	}
 	got := UnionSteps("/usr/local/bin", layers)
+	st := UnionStage + "/usr/local/bin"
 	want := []Mount{
-		{Kind: KindTmpfs, Target: "/usr/local/bin", Options: unionTmpfsOpts},
-		{Kind: KindBind, Source: "/.awf/bin/get-claude-key.sh", Target: "/usr/local/bin/get-claude-key.sh", ReadOnly: true, FromRoot: true},
-		{Kind: KindSymlink, Target: "/usr/local/bin/node", Data: []byte("../lib/node/bin/node")},
-		{Kind: KindBind, Source: "/usr/local/bin/tools", Target: "/usr/local/bin/tools", ReadOnly: true, FromRoot: true},
-		{Kind: KindRemount, Target: "/usr/local/bin"},
+		{Kind: KindTmpfs, Target: st, Options: unionTmpfsOpts},
+		{Kind: KindBind, Source: "/.awf/bin/get-claude-key.sh", Target: st + "/get-claude-key.sh", ReadOnly: true, FromRoot: true},
+		{Kind: KindSymlink, Target: st + "/node", Data: []byte("../lib/node/bin/node")},
+		{Kind: KindBind, Source: "/usr/local/bin/tools", Target: st + "/tools", ReadOnly: true, FromRoot: true},
+		{Kind: KindRemount, Target: st},
+		{Kind: KindMove, Source: st, Target: "/usr/local/bin"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got\n%+v\nwant\n%+v", got, want)
 	}
-	if got := UnionSteps("/x", nil); len(got) != 2 || got[0].Kind != KindTmpfs || got[1].Kind != KindRemount {
+	if got := UnionSteps("/x", nil); len(got) != 3 || got[0].Kind != KindTmpfs || got[1].Kind != KindRemount || got[2].Kind != KindMove {
 		t.Errorf("empty union: %+v", got)
 	}
 }
@@ -194,7 +196,7 @@ func TestChooseCopy(t *testing.T) {
 		})
 	}
 	msg := SkipNotice("/home/u/.cache", []Sized{{"go-build", 200 << 20, 900, false}, {"huge", 0, 0, true}}, []string{"go-build", "huge"}, 100<<20, 5000)
-	for _, want := range []string{"/home/u/.cache", "100.0 MiB", "go-build (200.0 MiB, 900 files)", "huge (over 5000 files)"} {
+	for _, want := range []string{"/home/u/.cache", "100.0 MiB", "go-build (200.0 MiB, 900 entries)", "huge (over 5000 entries)"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("notice lacks %q: %s", want, msg)
 		}

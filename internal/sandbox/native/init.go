@@ -76,6 +76,7 @@ func setUp(p *sandbox.Plan) error {
 	if err := unix.Mount("tmpfs", root, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755,size=1m"); err != nil {
 		return fmt.Errorf("sandbox root: %w", err)
 	}
+	memoryLimit = p.Limits.MemoryBytes // overlayless.go
 	if err := applyMounts(root, p.Mounts, p.User); err != nil {
 		return err
 	}

@@ -116,17 +116,15 @@ func applyMount(root string, m sandbox.Mount, u sandbox.User) error {
 		}
 		return setattr(t, unix.MOUNT_ATTR_RDONLY, false)
 	case sandbox.KindOverlay:
-		if m.Upper != "" {
-			return writableOverlay(root, m, t)
-		}
-		lower := make([]string, len(m.Lower))
-		for i, l := range m.Lower {
-			lower[i] = inRoot(root, l)
-			if strings.ContainsAny(lower[i], ":,") {
-				return fmt.Errorf("overlay lower dir %q has ':' or ','", l)
-			}
-		}
-		return unix.Mount("overlay", t, "overlay", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, "lowerdir="+strings.Join(lower, ":"))
+		return overlayOrFallback(root, m, t, u) // overlayless.go
+	case sandbox.KindUnion:
+		return union(root, m, u)
+	case sandbox.KindCopy:
+		return copyToolDir(root, m)
+	case sandbox.KindSymlink:
+		return os.Symlink(string(m.Data), t)
+	case sandbox.KindMove:
+		return moveMount(root, m, t)
 	case sandbox.KindHide:
 		return hide(root, m.Target, &initTemplate)
 	case sandbox.KindRemount:
@@ -138,6 +136,20 @@ func applyMount(root string, m sandbox.Mount, u sandbox.User) error {
 		return unix.Mount("proc", t, "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
 	}
 	return fmt.Errorf("unknown mount kind %q", m.Kind)
+}
+
+func overlay(root string, m sandbox.Mount, t string) error {
+	if m.Upper != "" {
+		return writableOverlay(root, m, t)
+	}
+	lower := make([]string, len(m.Lower))
+	for i, l := range m.Lower {
+		lower[i] = inRoot(root, l)
+		if strings.ContainsAny(lower[i], ":,") {
+			return fmt.Errorf("overlay lower dir %q has ':' or ','", l)
+		}
+	}
+	return unix.Mount("overlay", t, "overlay", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, "lowerdir="+strings.Join(lower, ":"))
 }
 
 // writableOverlay mounts the host directory m.Source at t with its
@@ -178,6 +190,9 @@ func bind(root string, m sandbox.Mount, t string, u sandbox.User) error {
 		if !exists(t) {
 			return nil
 		}
+		m.Source = inRoot(root, m.Source)
+	}
+	if m.FromRoot {
 		m.Source = inRoot(root, m.Source)
 	}
 	fi, err := os.Lstat(m.Source)

@@ -135,6 +135,7 @@ func BuildPlanCA(c *config.Config, id string, preload []byte, preflight bool, ca
 	if in.User.UID == 0 {
 		in.User.UID, in.User.GID = config.FallbackID, config.FallbackID
 	}
+	in.NoOverlay = noOverlay(c)
 	p, err := sandbox.Build(in)
 	if p != nil { // explicit limits are a requirement (sandbox/native/degrade.go)
 		p.Limits.Required = c.MemoryLimitSet
@@ -202,6 +203,10 @@ func Run(ctx context.Context, o Options) (int, error) {
 	}
 	for _, d := range env.Dropped {
 		log.Warn(d.String())
+	}
+	if plan.NoOverlay != "" {
+		mb, files := sandbox.CopyLimits(plan.Limits.MemoryBytes)
+		log.Warn(fmt.Sprintf("overlayfs unavailable (%s): /usr/local/bin is assembled from read-only bind mounts and each tool dir is a copy in the run (up to %d MiB and %d files; larger entries are left out, and named)", plan.NoOverlay, mb>>20, files))
 	}
 	for _, l := range notices.Lines(notices.FromRun(c, env.Agent, plan)) {
 		log.Log(ctx, l.Level, l.Msg)
@@ -393,4 +398,16 @@ func startServices(ctx context.Context, wg *sync.WaitGroup, o Options, sb *nativ
 	closers = append(closers, apCancel)
 	serve("api-proxy", func() error { return ap.Serve(apCtx, lns) })
 	return stop, nil
+}
+
+// noOverlay says why this run takes the overlay fallback ("" if not): the
+// kernel refused a probe mount, or the test switch (native.ForceNoOverlayEnv).
+func noOverlay(c *config.Config) string {
+	if c.HostEnv[native.ForceNoOverlayEnv] == "1" {
+		return native.ForceNoOverlayEnv + "=1"
+	}
+	if err := native.OverlayProbe(); err != nil {
+		return err.Error()
+	}
+	return ""
 }

@@ -80,12 +80,28 @@ func HostChecks() []Check {
 		cs = append(cs, Check{Name: "IPv6 off in the sandbox", Degraded: "/proc/sys is read-only (a container): IPv6 stays configured in the sandbox's network namespace; the firewall rejects every IPv6 packet instead"})
 	}
 
-	err = nil
-	if !native.OverlayAvailable() {
-		err = fmt.Errorf("overlayfs not available")
-	}
-	add("overlayfs (for /usr/local/bin/get-claude-key.sh)", err, "modprobe overlay")
+	cs = append(cs, overlayCheck(native.OverlayProbe(), os.Getenv(native.ForceNoOverlayEnv) == "1"))
 	return cs
+}
+
+// overlayCheck: overlay mounts refused (a container, a lower dir two
+// overlays deep) are a degradation, not a failure: runs take the fallback
+// (sandbox/overlayless.go), which keeps the tool dirs' writes in the run
+// and /usr/local/bin read-only with awf's helpers on top.
+func overlayCheck(probe error, forced bool) Check {
+	c := Check{Name: "overlayfs (tool dirs, /usr/local/bin helpers)"}
+	why := ""
+	switch {
+	case forced:
+		why = native.ForceNoOverlayEnv + "=1"
+	case probe != nil:
+		why = probe.Error()
+	default:
+		return c
+	}
+	mb, files := sandbox.CopyLimits(0)
+	c.Degraded = fmt.Sprintf("overlay mounts refused here (%s): /usr/local/bin is assembled from read-only bind mounts, and each tool dir is copied into the run (up to %d MiB and %d files at the default memory limit; larger entries are left out and named); writes still stay in the run", why, mb>>20, files)
+	return c
 }
 
 // seccompCheck: a parent filter (Docker's default profile, mode 2) is not a

@@ -112,7 +112,7 @@ func Inside(verbose bool) []Check {
 	os.Mkdir(ws, 0o777)
 	os.Chmod(ws, 0o777)
 	env := map[string]string{"PATH": os.Getenv("PATH"), "TMPDIR": tmp, "ANTHROPIC_API_KEY": key, "GITHUB_WORKSPACE": ws}
-	for _, k := range []string{"SUDO_UID", "SUDO_GID", "SUDO_USER", "HOME"} {
+	for _, k := range []string{"SUDO_UID", "SUDO_GID", "SUDO_USER", "HOME", native.ForceNoOverlayEnv} {
 		if v, ok := os.LookupEnv(k); ok {
 			env[k] = v
 		}
