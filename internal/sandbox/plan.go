@@ -71,9 +71,9 @@ type Plan struct {
 	HideScan []string `json:"hideScan,omitempty"`
 	// Preflight asks the init to run the in-sandbox pre-flight check.
 	Preflight bool `json:"preflight"`
-	// NoOverlay: overlayfs is unavailable here; Mounts hold the
-	// fallback (overlayless.go) instead of overlays.
-	NoOverlay bool `json:"noOverlay,omitempty"`
+	// NoOverlay, when set, says why overlayfs is unavailable here;
+	// Mounts then hold the fallback (overlayless.go) instead of overlays.
+	NoOverlay string `json:"noOverlay,omitempty"`
 }
 
 // Input is what Build needs; the caller resolves users, files and the env.
@@ -124,9 +124,9 @@ type Input struct {
 	TTY         bool
 	Timeout     time.Duration
 	Preflight   bool
-	// NoOverlay: overlay mounts are refused here (native.OverlayProbe);
-	// the plan takes the fallback (overlayless.go).
-	NoOverlay bool
+	// NoOverlay, when set, says why overlay mounts are refused here
+	// (native.OverlayProbe); the plan takes the fallback (overlayless.go).
+	NoOverlay string
 }
 
 // Default addresses and ports; the original's IPs and ports.
@@ -228,7 +228,7 @@ func Build(in Input) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	if in.NoOverlay {
+	if in.NoOverlay != "" {
 		mounts = WithoutOverlay(mounts, path.Clean(in.User.Home), in.MemoryBytes)
 	}
 	env := make(map[string]string, len(in.Env)+2)
