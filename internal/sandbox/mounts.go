@@ -54,6 +54,7 @@ type Mount struct {
 	MaxBytes int64    `json:"maxBytes,omitempty"`
 	MaxFiles int      `json:"maxFiles,omitempty"`
 	Exclude  []string `json:"exclude,omitempty"`
+	Shown    string   `json:"shown,omitempty"` // where a copy is shown (for messages)
 }
 
 // ToolUpperRoot holds the writable layers of the tool-dir overlays.

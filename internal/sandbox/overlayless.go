@@ -82,7 +82,7 @@ func FallbackFor(m Mount, home string, memory int64) []Mount {
 	return []Mount{
 		{Kind: KindTmpfs, Target: m.Upper, Options: "mode=0700,size=" + CopyTmpfsSize},
 		{Kind: KindCopy, Source: m.Source, Target: copyDir, Optional: m.Optional,
-			MaxBytes: maxBytes, MaxFiles: maxFiles, Exclude: CopyExclude(home, m.Target)},
+			MaxBytes: maxBytes, MaxFiles: maxFiles, Exclude: CopyExclude(home, m.Target), Shown: m.Target},
 		// Optional: nothing to bind when the host has no such dir.
 		{Kind: KindBind, Source: copyDir, Target: m.Target, FromRoot: true, Optional: true},
 	}

@@ -46,6 +46,10 @@ func OverlayProbe() error {
 	if fi, err := os.Stat(lower); err != nil || !fi.IsDir() {
 		lower = "/usr"
 	}
+	return probeIn(lower)
+}
+
+func probeIn(lower string) error {
 	ch := make(chan error, 1)
 	go func() {
 		// The thread's mount namespace is changed and never restored:
@@ -64,6 +68,12 @@ func probeOverlay(lower string) error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("probe namespace: %w", err)
 	}
+	// The lower dir is held open: the scratch tmpfs may cover its path.
+	fd, err := unix.Open(lower, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("probe: %w", err)
+	}
+	defer unix.Close(fd)
 	scratch := os.TempDir() // covered in this namespace only
 	if err := unix.Mount("tmpfs", scratch, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "size=1m,mode=0700"); err != nil {
 		return fmt.Errorf("probe tmpfs: %w", err)
@@ -73,7 +83,7 @@ func probeOverlay(lower string) error {
 			return err
 		}
 	}
-	opts := "lowerdir=" + lower + ",upperdir=" + scratch + "/u,workdir=" + scratch + "/w"
+	opts := fmt.Sprintf("lowerdir=/proc/self/fd/%d", fd) + ",upperdir=" + scratch + "/u,workdir=" + scratch + "/w"
 	if err := unix.Mount("overlay", scratch+"/m", "overlay", unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
 		return fmt.Errorf("mount overlay (lower %s): %w", lower, err)
 	}
@@ -170,7 +180,7 @@ func copyToolDir(root string, m sandbox.Mount) error {
 	sized := measure(m.Source, m.MaxFiles)
 	skip := sandbox.ChooseCopy(sized, m.MaxBytes, m.MaxFiles)
 	if len(skip) > 0 {
-		warnf("%s", sandbox.SkipNotice(strings.TrimSuffix(m.Target, "/copy"), sized, skip, m.MaxBytes, m.MaxFiles))
+		warnf("%s", sandbox.SkipNotice(m.Shown, sized, skip, m.MaxBytes, m.MaxFiles))
 	}
 	dfd, err := unix.Open(dst, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {

@@ -133,7 +133,7 @@ mount --bind $s/b$n %[1]s
 				warn = "overlayfs unavailable (mount overlay (lower /usr/local/bin): invalid argument)"
 			}
 			if fallback {
-				for _, w := range []string{warn, "left out (dirs shown empty): big (12.0 MiB, 2 entries)"} {
+				for _, w := range []string{warn, u.HomeDir + "/.cache is a copy limited to 10.0 MiB and 20000 entries; left out (dirs shown empty): big (12.0 MiB, 2 entries)"} {
 					if strings.Count(r.stderr, w) != 1 {
 						t.Errorf("stderr should say %q once:\n%s", w, r.stderr)
 					}

@@ -29,3 +29,25 @@ func TestSeccompParentFilterIsStackedNotRefused(t *testing.T) {
 		t.Fatalf("a degradation must pass and be printed: %q", b.String())
 	}
 }
+
+func TestOverlayRefusedIsADegradation(t *testing.T) {
+	for _, tc := range []struct {
+		probe    error
+		forced   bool
+		degraded string
+	}{
+		{nil, false, ""},
+		{errors.New("mount overlay (lower /usr/local/bin): invalid argument"), false, "overlay mounts refused here (mount overlay (lower /usr/local/bin): invalid argument)"},
+		{errors.New("operation not permitted"), false, "read-only bind mounts"},
+		{nil, true, "AWF_TEST_NO_OVERLAY=1"},
+	} {
+		c := overlayCheck(tc.probe, tc.forced)
+		if c.Err != nil || (tc.degraded == "") != (c.Degraded == "") || !strings.Contains(c.Degraded, tc.degraded) {
+			t.Errorf("probe %v forced %v: %+v", tc.probe, tc.forced, c)
+		}
+	}
+	var b bytes.Buffer
+	if !Print(&b, []Check{overlayCheck(errors.New("EPERM"), false)}) || !strings.Contains(b.String(), "! overlayfs (tool dirs, /usr/local/bin helpers): degraded: ") {
+		t.Fatalf("a degradation must pass and be printed: %q", b.String())
+	}
+}
