@@ -281,8 +281,8 @@ func (c *copier) dir(src, dst int, rel string) error {
 			if err := unix.Symlinkat(string(buf[:n]), dst, name); err != nil {
 				return err
 			}
-			unix.Fchownat(dst, name, int(st.Uid), int(st.Gid), unix.AT_SYMLINK_NOFOLLOW)
 			unix.UtimesNanoAt(dst, name, []unix.Timespec{st.Atim, st.Mtim}, unix.AT_SYMLINK_NOFOLLOW)
+			unix.Fchownat(dst, name, int(st.Uid), int(st.Gid), unix.AT_SYMLINK_NOFOLLOW)
 		case unix.S_IFDIR:
 			if err := c.subdir(src, dst, name, r, &st, skipped); err != nil {
 				return err
@@ -351,18 +351,19 @@ func (c *copier) file(src, dst int, name string, st *unix.Stat_t) error {
 	if err != nil {
 		return err
 	}
-	if err := finish(out, &now); err != nil {
-		return err
-	}
-	return unix.UtimesNanoAt(dst, name, []unix.Timespec{now.Atim, now.Mtim}, unix.AT_SYMLINK_NOFOLLOW)
+	// Times are best effort (and set while awf still owns the file).
+	unix.UtimesNanoAt(dst, name, []unix.Timespec{now.Atim, now.Mtim}, unix.AT_SYMLINK_NOFOLLOW)
+	return finish(out, &now)
 }
 
-// finish gives fd the owner and permission bits of st (no set-id bits).
+// finish gives fd the permission bits (no set-id bits) and then the owner
+// of st: in that order, because changing the mode of a file root no longer
+// owns needs CAP_FOWNER, which containers rarely grant.
 func finish(fd int, st *unix.Stat_t) error {
-	if err := unix.Fchown(fd, int(st.Uid), int(st.Gid)); err != nil {
+	if err := unix.Fchmod(fd, st.Mode&0o777); err != nil {
 		return err
 	}
-	return unix.Fchmod(fd, st.Mode&0o777)
+	return unix.Fchown(fd, int(st.Uid), int(st.Gid))
 }
 
 func dupFD(fd int) int {
