@@ -75,7 +75,14 @@ func hide(root, target string, tmpl *int) error {
 				return err
 			}
 		}
-		if mfd, err = unix.OpenTree(*tmpl, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH); err != nil {
+		mfd, err = unix.OpenTree(*tmpl, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH)
+		if errors.Is(err, unix.EINVAL) {
+			// Kernels before 6.15 refuse to clone a detached mount
+			// (Debian 12's 6.1, Ubuntu 24.04's 6.8; found by vmtest):
+			// a fresh empty tmpfs each time instead.
+			mfd, err = emptyTmpfs()
+		}
+		if err != nil {
 			return err
 		}
 	}

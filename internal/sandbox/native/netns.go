@@ -101,7 +101,10 @@ func (ns *Netns) ListenPacket(network, addr string) (net.PacketConn, error) {
 // firewall), turns IPv6 off and installs the ruleset.
 func (ns *Netns) Setup(n sandbox.Network) error {
 	return ns.Do(func() error {
-		h, err := netlink.NewHandle()
+		// rtnetlink only: a bare NewHandle also opens XFRM and netfilter
+		// sockets, and XFRM needs xfrm_user, which a kernel without
+		// module autoloading (or a minimal one) lacks.
+		h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
 		if err != nil {
 			return fmt.Errorf("netlink: %w", err)
 		}

@@ -42,11 +42,12 @@ func OverlayProbe() error {
 	if !OverlayAvailable() {
 		return fmt.Errorf("the kernel has no overlayfs (/proc/filesystems)")
 	}
-	lower := "/usr/local/bin"
-	if fi, err := os.Stat(lower); err != nil || !fi.IsDir() {
-		lower = "/usr"
+	for _, lower := range []string{"/usr/local/bin", "/usr"} {
+		if fi, err := os.Stat(lower); err == nil && fi.IsDir() {
+			return probeIn(lower)
+		}
 	}
-	return probeIn(lower)
+	return probeIn("/")
 }
 
 func probeIn(lower string) error {
