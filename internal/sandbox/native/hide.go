@@ -77,9 +77,9 @@ func hide(root, target string, tmpl *int) error {
 		}
 		mfd, err = unix.OpenTree(*tmpl, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH)
 		if errors.Is(err, unix.EINVAL) {
-			// Kernels before 6.15 refuse to clone a detached mount
-			// (Debian 12's 6.1, Ubuntu 24.04's 6.8; found by vmtest):
-			// a fresh empty tmpfs each time instead.
+			// Older kernels refuse to clone a detached mount (EINVAL;
+			// Debian 12's 6.1, found by vmtest; 6.18 allows it): a
+			// fresh empty tmpfs each time instead.
 			mfd, err = emptyTmpfs()
 		}
 		if err != nil {
