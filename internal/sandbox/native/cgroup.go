@@ -34,8 +34,9 @@ func NewCgroup(id string, l sandbox.Limits) (*Cgroup, error) {
 	mem := strconv.FormatInt(l.MemoryBytes, 10)
 	pids := strconv.FormatInt(l.Pids, 10)
 	if isV2() {
-		// Controllers must be enabled in the parent for the child's files.
-		_ = os.WriteFile(filepath.Join(CgroupRoot, "cgroup.subtree_control"), []byte("+memory +pids"), 0)
+		if err := enableControllers(); err != nil {
+			return nil, err
+		}
 		d := filepath.Join(CgroupRoot, cgroupName(id))
 		cg := &Cgroup{Dirs: []string{d}}
 		if err := os.Mkdir(d, 0o755); err != nil {
@@ -72,6 +73,41 @@ func NewCgroup(id string, l sandbox.Limits) (*Cgroup, error) {
 		return nil, err
 	}
 	return cg, nil
+}
+
+// LeafCgroup is where awf moves the processes of a cgroup namespace's root
+// (the name Docker-in-Docker's entrypoint uses for the same move).
+const LeafCgroup = "init"
+
+// enableControllers enables memory and pids for the runs' cgroups in
+// CgroupRoot. cgroup v2 refuses that (EBUSY) in a cgroup that has processes
+// of its own, except in the real root: inside a container with its own
+// cgroup namespace and a writable cgroup2 (cgroupns=private), CgroupRoot is
+// the container's cgroup, holding the container's processes, awf among
+// them. Those are moved into the leaf LeafCgroup first, as Docker-in-Docker
+// does; they stay under the container's cgroup and its limits. Other
+// errors are left to the writes that follow (they name the file).
+func enableControllers() error {
+	ctl := filepath.Join(CgroupRoot, "cgroup.subtree_control")
+	err := os.WriteFile(ctl, []byte("+memory +pids"), 0)
+	if !errors.Is(err, syscall.EBUSY) {
+		return nil
+	}
+	leaf := filepath.Join(CgroupRoot, LeafCgroup)
+	if err := os.Mkdir(leaf, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("cgroup: processes in %s block its controllers, and no leaf for them: %w", CgroupRoot, err)
+	}
+	for try := 0; try < 5 && errors.Is(err, syscall.EBUSY); try++ {
+		b, _ := os.ReadFile(filepath.Join(CgroupRoot, "cgroup.procs"))
+		for _, pid := range strings.Fields(string(b)) {
+			_ = write(leaf, "cgroup.procs", pid) // ESRCH: it has exited
+		}
+		err = os.WriteFile(ctl, []byte("+memory +pids"), 0)
+	}
+	if err != nil {
+		return fmt.Errorf("cgroup: enable memory and pids in %s: %w", CgroupRoot, err)
+	}
+	return nil
 }
 
 func write(dir, file, val string) error {

@@ -38,7 +38,7 @@ export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 if [ ! -e /.stage2 ]; then
 	/bin/busybox --install -s /bin
 	mkdir /newroot && mount -t tmpfs -o size=900m,mode=0755 root /newroot
-	for d in bin lib lib64 usr etc modules init awf run.sh; do [ -e /$d ] && cp -a /$d /newroot/; done
+	for d in bin lib lib64 usr etc modules init awf run.sh ctr.sh ctr-outer.sh; do [ -e /$d ] && cp -a /$d /newroot/; done
 	touch /newroot/.stage2
 	exec switch_root /newroot /init
 fi
@@ -55,6 +55,10 @@ echo "=== selftest"
 echo "=== run"
 /awf --memory-limit 64m --pids-limit 40 -- "$(cat /run.sh)"; echo "=== run exit $? at $(cut -d' ' -f1 /proc/uptime) s"
 echo "=== leftover cgroups: $(ls -d /sys/fs/cgroup/awf-* 2>/dev/null | wc -l)"
+echo "=== container"
+mkdir /sys/fs/cgroup/ctr
+sh -c 'echo $$ > /sys/fs/cgroup/ctr/cgroup.procs; exec /usr/bin/unshare --cgroup --mount sh /ctr-outer.sh'
+echo "=== container leftovers: $(ls -d /sys/fs/cgroup/ctr/awf-* 2>/dev/null | wc -l); ctr: $(cat /sys/fs/cgroup/ctr/cgroup.subtree_control); $(ls -d /sys/fs/cgroup/ctr/init)"
 echo "=== done"
 poweroff -f
 `
@@ -74,12 +78,29 @@ read -r n < $cg/pids.current; read -r e < $cg/pids.events
 echo "pids.current: $n pids.events: $e"
 `
 
+// ctrOuter is a container's view (a shell in the cgroup /ctr, with its own
+// cgroup and mount namespaces and cgroup2 mounted read-write, as
+// cgroupns=private gives): /sys/fs/cgroup is /ctr, and it holds processes.
+const ctrOuter = `umount -l /sys/fs/cgroup && mount -t cgroup2 cgroup2 /sys/fs/cgroup
+echo "ctr: $(cat /proc/self/cgroup), $(wc -l < /sys/fs/cgroup/cgroup.procs) processes in its root"
+/awf --memory-limit 64m --pids-limit 30 -- "$(cat /ctr.sh)"; echo "=== container run exit $?"
+echo "ctr: the shell is now in $(cat /proc/self/cgroup)"
+`
+
+// ctrScript is the sandboxed command there.
+const ctrScript = `cg=/sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup)
+echo "ctr command: $(cat /proc/self/cgroup) memory.max: $(cat $cg/memory.max) pids.max: $(cat $cg/pids.max)"`
+
 // TestCgroupV2InVM boots Debian's kernel in QEMU with a unified cgroup v2
 // hierarchy and runs awf there: selftest passes with its "cgroups v2" line,
 // and a run with --memory-limit 64m --pids-limit 40 shows the command in
 // /awf-<id> with memory.max 67108864 and pids.max 40, an allocation of
 // 200 MB OOM-killed (memory.events oom_kill 1), forks past 40 refused
-// (pids.events max > 0), and no cgroup left after the run. QEMU runs with
+// (pids.events max > 0), and no cgroup left after the run. Then the same
+// as a container with cgroupns=private and a writable cgroup2 would see it
+// (a shell in /ctr with its own cgroup namespace: its cgroup root holds
+// processes, so cgroup v2 refuses controllers there until awf moves them
+// into the leaf "init"): --memory-limit applied there too. QEMU runs with
 // TCG (emulation) unless AWF_VM_ACCEL=kvm: /dev/kvm exists on the
 // Firecracker VMs this is developed on, but a nested guest never runs there.
 func TestCgroupV2InVM(t *testing.T) {
@@ -128,6 +149,8 @@ func TestCgroupV2InVM(t *testing.T) {
 	add("/bin/busybox", busybox, 0o755)
 	add("/awf", awf, 0o755)
 	add("/bin/bash", "/bin/bash", 0o755)
+	files = append(files, File{Path: "/usr/bin", Dir: true, Mode: 0o755})
+	add("/usr/bin/unshare", "/usr/bin/unshare", 0o755) // util-linux: busybox's has no --cgroup
 	seen := map[string]bool{}
 	for _, lib := range sharedLibs(t, "/bin/bash") {
 		for d := filepath.Dir(lib); d != "/" && !seen[d]; d = filepath.Dir(d) {
@@ -155,6 +178,8 @@ func TestCgroupV2InVM(t *testing.T) {
 		File{Path: "/etc/group", Data: []byte("root:x:0:\nrunner:x:1000:\n"), Mode: 0o644},
 		File{Path: "/etc/hosts", Data: []byte("127.0.0.1 localhost\n"), Mode: 0o644},
 		File{Path: "/run.sh", Data: []byte(runScript), Mode: 0o644},
+		File{Path: "/ctr.sh", Data: []byte(ctrScript), Mode: 0o644},
+		File{Path: "/ctr-outer.sh", Data: []byte(ctrOuter), Mode: 0o644},
 		File{Path: "/init", Data: []byte(initScript), Mode: 0o755},
 	)
 	initrd := filepath.Join(t.TempDir(), "initrd.cpio")
@@ -199,6 +224,10 @@ func TestCgroupV2InVM(t *testing.T) {
 		"alloc-exit: 137",
 		"memory.events: oom_kill 1",
 		"=== leftover cgroups: 0",
+		"memory.max: 67108864 pids.max: 30",
+		"=== container run exit 0",
+		"ctr: the shell is now in 0::/init",
+		"=== container leftovers: 0; ctr: memory pids; ",
 		"✓ overlayfs (tool dirs, /usr/local/bin helpers)",
 		"shim: shim-ok helper: sk-ant-placeholder-key-for-credential-isolation",
 		"=== done",
@@ -211,6 +240,12 @@ func TestCgroupV2InVM(t *testing.T) {
 		if strings.Contains(console, bad) {
 			t.Errorf("console has %q", bad)
 		}
+	}
+	if !regexp.MustCompile(`(?m)^ctr: 0::/, [1-9][0-9]* processes in its root$`).MatchString(console) {
+		t.Errorf("the container-like stage did not start with processes in its cgroup root")
+	}
+	if !regexp.MustCompile(`(?m)^ctr command: 0::/awf-[0-9a-z-]+ memory.max`).MatchString(console) {
+		t.Errorf("the container's command is not in a cgroup of awf's own")
 	}
 	if !regexp.MustCompile(`(?m)^proc-cgroup: 0::/awf-[0-9a-z-]+$`).MatchString(console) {
 		t.Errorf("the command is not in a cgroup of awf's own")
