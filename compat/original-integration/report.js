@@ -96,3 +96,6 @@ const out = [
   ...body,
 ];
 process.stdout.write(out.join('\n'));
+if (process.env.REPORT_SUMMARY) {
+  fs.writeFileSync(process.env.REPORT_SUMMARY, JSON.stringify({ total, ...count }) + '\n');
+}

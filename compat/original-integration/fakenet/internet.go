@@ -4,6 +4,8 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"strings"
@@ -170,7 +172,9 @@ func startWeb(ca *testnet.CA) error {
 			if err != nil {
 				return fmt.Errorf("web %s:%s: %w", a, port, err)
 			}
-			srv := &http.Server{Handler: http.HandlerFunc(webHandler), ReadHeaderTimeout: 10 * time.Second}
+			srv := &http.Server{Handler: http.HandlerFunc(webHandler), ReadHeaderTimeout: 10 * time.Second,
+				// Clients that give up on the certificate are expected here.
+				ErrorLog: log.New(io.Discard, "", 0)}
 			if port == "443" {
 				srv.TLSConfig = &tls.Config{GetCertificate: lc.get}
 				go srv.ServeTLS(ln, "", "")

@@ -96,6 +96,9 @@ func setUp(dir string, privateTmp bool, binds []string) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
+	if abs, _ := filepath.Abs(dir); privateTmp && (abs == "/tmp" || strings.HasPrefix(abs, "/tmp/")) {
+		return nil, fmt.Errorf("-dir %s is under /tmp, which -private-tmp hides", dir)
+	}
 	ca, err := newCA()
 	if err != nil {
 		return nil, err
