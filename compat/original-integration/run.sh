@@ -76,14 +76,37 @@ for d in /usr/local/bin/docker /usr/bin/docker; do
   [[ -e $d ]] && BINDS+=(-bind "$STAGE/bin/docker:$d")
 done
 
-rm -f "$STAGE/results.json"
+# The suite runs as a non-root user with passwordless sudo, as on the
+# original's CI runners (and as gh-aw runs awf): `run()` starts awf as that
+# user (awf re-executes itself through `sudo -n -E`), `runWithSudo()` uses
+# sudo itself, and the command runs as that user, owning the files the
+# tests create. The user exists only inside the mount namespace: passwd,
+# group and sudoers are private copies bound over the host's.
+RUN_UID=${RUN_UID:-1001}
+while getent passwd "$RUN_UID" >/dev/null; do RUN_UID=$((RUN_UID + 1)); done
+ETC=$STAGE/etc && rm -rf "$ETC" && mkdir -p "$ETC"
+HOMEDIR=$STAGE/home/runner && rm -rf "$HOMEDIR" && mkdir -p "$HOMEDIR"
+chown "$RUN_UID:$RUN_UID" "$HOMEDIR"
+{ cat /etc/passwd; echo "runner:x:$RUN_UID:$RUN_UID:awf original-suite runner:$HOMEDIR:/bin/bash"; } >"$ETC/passwd"
+{ cat /etc/group; echo "runner:x:$RUN_UID:"; } >"$ETC/group"
+# (sudo's PAM account check wants a shadow entry: "*" = no password, not locked)
+{ cat /etc/shadow; echo "runner:*:19000:0:99999:7:::"; } >"$ETC/shadow"
+{ cat /etc/sudoers; echo "runner ALL=(ALL) NOPASSWD:ALL"; } >"$ETC/sudoers"
+chmod 644 "$ETC/passwd" "$ETC/group" && chmod 440 "$ETC/sudoers" && chmod 640 "$ETC/shadow"
+chgrp --reference=/etc/shadow "$ETC/shadow"
+BINDS+=(-bind "$ETC/passwd:/etc/passwd" -bind "$ETC/group:/etc/group" -bind "$ETC/shadow:/etc/shadow" -bind "$ETC/sudoers:/etc/sudoers")
+OUT=$STAGE/out && rm -rf "$OUT" && mkdir -p "$OUT" && chown "$RUN_UID:$RUN_UID" "$OUT"
+
 rm -rf "$STAGE/net" && mkdir -p "$STAGE/net"
 set +e
 (cd "$ORIG" && "$STAGE/bin/fakenet" -dir "$STAGE/net" -private-tmp "${BINDS[@]}" -- \
+  setpriv --reuid "$RUN_UID" --regid "$RUN_UID" --init-groups \
+  env HOME="$HOMEDIR" USER=runner LOGNAME=runner \
   node "$DEPS/node_modules/jest/bin/jest.js" --config "$STAGE/jest.config.js" --ci \
-  --json --outputFile "$STAGE/results.json" "${JEST_ARGS[@]}")
+  --json --outputFile "$OUT/results.json" "${JEST_ARGS[@]}")
 rc=$?
 set -e
+cp "$OUT/results.json" "$STAGE/results.json" 2>/dev/null || rm -f "$STAGE/results.json"
 if [[ -s $STAGE/results.json ]]; then
   node "$HERE/report.js" "$STAGE/results.json" "$HERE/reasons.json" "$REV" >"${RESULTS_MD:-$HERE/RESULTS.md}"
   echo "wrote ${RESULTS_MD:-$HERE/RESULTS.md}" >&2

@@ -82,7 +82,13 @@ func setUp(dir string, privateTmp bool, binds []string) ([]string, error) {
 		return nil, err
 	}
 	for _, a := range LoopbackAddrs() {
-		if err := run("ip", "addr", "add", a, "dev", "lo"); err != nil {
+		args := []string{"addr", "add", a, "dev", "lo"}
+		if strings.Contains(a, ":") {
+			// Without nodad an IPv6 address is tentative for a moment and
+			// the servers' bind fails.
+			args = append(args, "nodad")
+		}
+		if err := run("ip", args...); err != nil {
 			return nil, err
 		}
 	}
