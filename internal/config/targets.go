@@ -77,6 +77,18 @@ func urlHost(s string) string {
 	return strings.ToLower(u.Hostname())
 }
 
+// absURLHost is the host of s only when s is an absolute URL with a host
+// (scheme://host...), else "". ENGINE_API_TARGET is such a URL (gh-aw sets
+// it from engine.api-target); the original ignores a value that is not one
+// (`not-a-valid-url`) instead of opening it and the Copilot endpoints.
+func absURLHost(s string) string {
+	u, err := url.Parse(strings.TrimSpace(s))
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return ""
+	}
+	return strings.ToLower(u.Hostname())
+}
+
 // AutoAllowed lists the allowlist entries awf adds by itself:
 //   - each custom API target as https://<host> (the api-proxy reaches it over
 //     HTTPS only, so plain HTTP to it is not opened; the original also adds
@@ -94,7 +106,7 @@ func AutoAllowed(t Targets, env map[string]string) []string {
 			out = append(out, a)
 		}
 	}
-	if h := urlHost(env["ENGINE_API_TARGET"]); h != "" {
+	if h := absURLHost(env["ENGINE_API_TARGET"]); h != "" {
 		if base, ok := strings.CutPrefix(h, "api."); ok {
 			out = append(out, base)
 		}
