@@ -113,6 +113,7 @@ func runMain(flags *config.Flags, args []string) error {
 	}
 	finishExtras(c, code, err, log) // extras.go: diagnostics, session state
 	if c.KeepContainers {
+		runner.ShareKept(c, log)
 		log.Info("Keeping work dir and logs (--keep-containers): " + c.WorkDir)
 	} else {
 		for _, k := range runner.Preserve(c, log) {
