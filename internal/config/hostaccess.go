@@ -61,8 +61,11 @@ func (h *hostAccessFlags) build(sys System, c *Config) ([]Warning, error) {
 	var warns []Warning
 	for _, n := range notes {
 		l := slog.LevelInfo
-		if n.Level == "warn" {
+		switch n.Level {
+		case "warn":
 			l = slog.LevelWarn
+		case "debug":
+			l = slog.LevelDebug
 		}
 		warns = append(warns, Warning{Level: l, Msg: n.Msg})
 	}

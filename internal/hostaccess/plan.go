@@ -224,6 +224,10 @@ func Build(o Options) (Plan, []Notice, error) {
 			enabled, why = true, "--allow-host-service-ports"
 		}
 		notes = append(notes, Notice{"info", "Host service ports allowed (host gateway only): " + strings.TrimSpace(o.ServicePorts)})
+		for _, port := range service {
+			// The original's firewall setup logs one such line per port.
+			notes = append(notes, Notice{"debug", fmt.Sprintf("Allow host service port %d to %s (host gateway only)", port, Name)})
+		}
 	}
 	if strings.TrimSpace(o.AllowHostPorts) != "" && !enabled {
 		return Plan{}, nil, fmt.Errorf("--allow-host-ports requires --enable-host-access to be set")
