@@ -162,10 +162,11 @@ func TestRuleset(t *testing.T) {
 	}{
 		{"no api proxy", false,
 			[]string{"tcp dport 80 dnat ip to 172.30.0.10:3129", "tcp dport 443 dnat ip to 172.30.0.10:3130",
-				"udp dport 53 dnat ip to 172.30.0.10:53", "ip daddr 172.30.0.10/32 tcp dport 3128 accept",
+				"ip daddr 172.30.0.10/32 udp dport 53 accept", "ip daddr 172.30.0.10/32 tcp dport 3128 accept",
 				"meta l4proto tcp reject with tcp reset", "reject with icmpx type port-unreachable",
 				"ct state established,related accept", "ip daddr 127.0.0.0/8 accept"},
-			[]string{"172.30.0.30"}},
+			// DNS to any other server is refused, not redirected.
+			[]string{"172.30.0.30", "dport 53 dnat"}},
 		{"api proxy", true,
 			[]string{"ip daddr 172.30.0.30/32 tcp dport 10000-10004 accept", "ip daddr 172.30.0.30/32 return"}, nil},
 	}

@@ -115,9 +115,10 @@ func BuildRuleset(n Network) Ruleset {
 	rs.Redirects = []Redirect{
 		{Proto: "tcp", Port: 80, To: netip.AddrPortFrom(eg, n.TransparentHTTP)},
 		{Proto: "tcp", Port: 443, To: netip.AddrPortFrom(eg, n.TransparentTLS)},
-		// Any resolver the agent names ends up at the allowlist DNS.
-		{Proto: "udp", Port: 53, To: netip.AddrPortFrom(eg, n.DNSPort)},
-		{Proto: "tcp", Port: 53, To: netip.AddrPortFrom(eg, n.DNSPort)},
+		// DNS is not redirected: the only resolver is the allowlist DNS in
+		// resolv.conf, and a query to any other server (dig @9.9.9.9) is
+		// refused at once by the final reject, as the original blocks direct
+		// DNS (its dns-servers integration tests expect the failure).
 	}
 	egp := netip.PrefixFrom(eg, 32)
 	rs.Accepts = []Accept{
