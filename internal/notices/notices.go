@@ -47,6 +47,9 @@ type Input struct {
 	Mounts []string
 	// Masked counts the credential files hidden with /dev/null.
 	Masked int
+	// Hidden counts the work and artifact dirs covered by an empty
+	// read-only tmpfs (sandbox.KindHide).
+	Hidden int
 }
 
 // FromRun gathers the Input of one run.
@@ -88,6 +91,9 @@ func FromRun(c *config.Config, agentEnv map[string]string, p *sandbox.Plan) Inpu
 			if m.Kind == sandbox.KindMask && strings.HasPrefix(m.Target, path.Clean(p.User.Home)+"/") {
 				in.Masked++
 			}
+			if m.Kind == sandbox.KindHide {
+				in.Hidden++
+			}
 		}
 	}
 	return in
@@ -125,6 +131,9 @@ func Lines(in Input) []Line {
 	if in.Masked > 0 {
 		add(slog.LevelDebug, "Using selective mounting for security (credential files hidden)")
 		add(slog.LevelDebug, "Hidden %d credential file(s) via /dev/null mounts", in.Masked)
+	}
+	if in.Hidden > 0 {
+		add(slog.LevelDebug, "Work directory and earlier runs' logs hidden from the agent: %d empty read-only tmpfs mount(s)", in.Hidden)
 	}
 	return out
 }

@@ -63,6 +63,8 @@ func checks(mount string) []check {
 			want: []string{`Adding.*custom volume mount`, `Adding custom volume mount: ` + regexp.QuoteMeta(mount) + `:/data:ro`}},
 		{name: "credential hiding (credential-hiding.test.ts)", args: []string{"-d", "github.com"},
 			want: []string{`(?i)Using selective mounting|Hidden.*credential`}},
+		{name: "work dir hidden by tmpfs (workdir-tmpfs-hiding.test.ts)", args: []string{"-d", "github.com"},
+			want: []string{`(?i)hidden from the agent: [1-9]\d* empty read-only tmpfs`}},
 	}
 }
 
