@@ -264,7 +264,7 @@ func (c *Cloud) upstream(host string, w http.ResponseWriter, r *http.Request, bo
 	default:
 		jsonOut(w, 200, map[string]any{"id": "c1", "object": "chat.completion", "model": "gpt-4.1",
 			"choices": []any{map[string]any{"index": 0, "finish_reason": "stop", "message": map[string]string{"role": "assistant", "content": "hi"}}},
-			"usage": map[string]int{"prompt_tokens": 11, "completion_tokens": 7}})
+			"usage":   map[string]int{"prompt_tokens": 11, "completion_tokens": 7}})
 	}
 }
 
