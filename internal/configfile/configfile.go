@@ -19,18 +19,10 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/dlclark/regexp2"
-	"github.com/santhosh-tekuri/jsonschema/v6"
-	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"go.yaml.in/yaml/v3"
-	"golang.org/x/text/language"
-	"golang.org/x/text/message"
 )
-
-var printer = message.NewPrinter(language.English)
 
 // SchemaJSON is the published schema this build implements, verbatim.
 //
@@ -208,55 +200,6 @@ func normalize(v any) (any, error) {
 	return v, nil
 }
 
-var (
-	compileOnce sync.Once
-	compiled    *jsonschema.Schema
-	compileErr  error
-)
-
-// schema compiles SchemaJSON once. Its patterns are ECMA-262 (lookaheads),
-// which Go's regexp cannot run: regexp2 in ECMAScript mode does.
-func schema() (*jsonschema.Schema, error) {
-	compileOnce.Do(func() {
-		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(SchemaJSON))
-		if err != nil {
-			compileErr = err
-			return
-		}
-		if err := extendSchema(doc); err != nil {
-			compileErr = err
-			return
-		}
-		c := jsonschema.NewCompiler()
-		c.UseRegexpEngine(ecmaRegexp)
-		const url = "awf-config.schema.json"
-		if err := c.AddResource(url, doc); err != nil {
-			compileErr = err
-			return
-		}
-		compiled, compileErr = c.Compile(url)
-	})
-	return compiled, compileErr
-}
-
-type ecmaRE regexp2.Regexp
-
-func (r *ecmaRE) MatchString(s string) bool {
-	ok, err := (*regexp2.Regexp)(r).MatchString(s)
-	return err == nil && ok
-}
-
-func (r *ecmaRE) String() string { return (*regexp2.Regexp)(r).String() }
-
-func ecmaRegexp(s string) (jsonschema.Regexp, error) {
-	re, err := regexp2.Compile(s, regexp2.ECMAScript)
-	if err != nil {
-		return nil, err
-	}
-	re.MatchTimeout = time.Second // bounded: backtracking engine, small inputs
-	return (*ecmaRE)(re), nil
-}
-
 // Validate checks v against the schema and returns one message per
 // problem, each naming the key path as the original does
 // ("config.apiProxy.hostedWeb is not supported"). Empty means conforming.
@@ -264,43 +207,20 @@ func Validate(v any) []string {
 	if _, ok := v.(map[string]any); !ok {
 		return []string{"config root must be an object"}
 	}
-	sch, err := schema()
+	sch, err := schemaRoot()
 	if err != nil {
-		return []string{"the built-in schema does not compile: " + err.Error()}
-	}
-	err = sch.Validate(v)
-	if err == nil {
-		return nil
-	}
-	var ve *jsonschema.ValidationError
-	if !errors.As(err, &ve) {
-		return []string{err.Error()}
+		return []string{"the built-in schema does not load: " + err.Error()}
 	}
 	var out []string
 	seen := map[string]bool{}
-	collect(ve, func(msg string) {
+	for _, msg := range (validator{root: sch}).check(sch, v, nil) {
 		if !seen[msg] {
 			seen[msg] = true
 			out = append(out, msg)
 		}
-	})
+	}
 	sort.Strings(out)
 	return out
-}
-
-// collect walks the error tree to the leaves and formats each.
-func collect(e *jsonschema.ValidationError, emit func(string)) {
-	if _, ok := e.ErrorKind.(*kind.OneOf); ok {
-		emit(format(e)) // its branches' failures are noise, as the original drops them
-		return
-	}
-	if len(e.Causes) == 0 {
-		emit(format(e))
-		return
-	}
-	for _, c := range e.Causes {
-		collect(c, emit)
-	}
 }
 
 // KeyPath renders an instance location as the original does: config.a.b.0.
@@ -309,56 +229,4 @@ func KeyPath(loc []string) string {
 		return "config"
 	}
 	return "config." + strings.Join(loc, ".")
-}
-
-func format(e *jsonschema.ValidationError) string {
-	path := KeyPath(e.InstanceLocation)
-	switch k := e.ErrorKind.(type) {
-	case *kind.AdditionalProperties:
-		var parts []string
-		for _, p := range k.Properties {
-			parts = append(parts, path+"."+p+" is not supported")
-		}
-		return strings.Join(parts, "\n- ")
-	case *kind.Type:
-		switch {
-		case len(k.Want) == 1 && k.Want[0] == "object":
-			return path + " must be an object"
-		case len(k.Want) == 1 && k.Want[0] == "array":
-			return path + " must be an array"
-		case len(k.Want) == 1 && k.Want[0] == "integer":
-			return path + " must be an integer"
-		case len(k.Want) == 1:
-			return path + " must be a " + k.Want[0]
-		}
-		return path + " must be one of the types " + strings.Join(k.Want, ", ")
-	case *kind.Enum:
-		var want []string
-		for _, w := range k.Want {
-			want = append(want, fmt.Sprint(w))
-		}
-		return path + " must be one of: " + strings.Join(want, ", ")
-	case *kind.Minimum:
-		return fmt.Sprintf("%s must be >= %s", path, k.Want.RatString())
-	case *kind.ExclusiveMinimum:
-		return fmt.Sprintf("%s must be > %s", path, k.Want.RatString())
-	case *kind.Maximum:
-		return fmt.Sprintf("%s must be <= %s", path, k.Want.RatString())
-	case *kind.OneOf:
-		if n := len(e.InstanceLocation); n > 0 && strings.HasSuffix(e.InstanceLocation[n-1], "Ports") {
-			return path + " must be a string or array of strings"
-		}
-		return path + " must match exactly one of its allowed forms"
-	case *kind.Required:
-		return fmt.Sprintf("%s is missing required key(s): %s", path, strings.Join(k.Missing, ", "))
-	case *kind.Pattern:
-		return fmt.Sprintf("%s must match the pattern %s", path, k.Want)
-	case *kind.Const:
-		return fmt.Sprintf("%s must be %v", path, k.Want)
-	case *kind.Not:
-		return path + " combines keys that cannot be used together"
-	case *kind.FalseSchema:
-		return path + " is not allowed here"
-	}
-	return path + " " + e.ErrorKind.LocalizedString(printer)
 }
