@@ -26,6 +26,9 @@ import (
 
 const envInside = "AWF_TESTNET"
 
+// envDir names the dir holding the private hosts file and CA.
+const envDir = "AWF_TESTNET_DIR"
+
 // Providers maps each provider host to its address inside the test network.
 var Providers = map[string]string{
 	"api.openai.com":                    "203.0.113.1",
@@ -97,9 +100,17 @@ func Enter() bool {
 }
 
 func reexec() int {
+	// The private hosts file and CA live in a dir made (and removed) out
+	// here: the inside process may be killed at any point.
+	dir, err := os.MkdirTemp("", "awf-testnet-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "testnet:", err)
+		return 2
+	}
+	defer os.RemoveAll(dir)
 	cmd := exec.Command("/proc/self/exe", os.Args[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.Env = append(os.Environ(), envInside+"=1")
+	cmd.Env = append(os.Environ(), envInside+"=1", envDir+"="+dir)
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags: syscall.CLONE_NEWNET | syscall.CLONE_NEWNS,
 		Pdeathsig:  syscall.SIGKILL,
@@ -126,9 +137,13 @@ func setUp() error {
 			return err
 		}
 	}
-	dir, err := os.MkdirTemp("", "awf-testnet-")
-	if err != nil {
-		return err
+	dir := os.Getenv(envDir)
+	if dir == "" {
+		d, err := os.MkdirTemp("", "awf-testnet-")
+		if err != nil {
+			return err
+		}
+		dir = d
 	}
 	hosts := filepath.Join(dir, "hosts")
 	if err := os.WriteFile(hosts, []byte(hostsFile()), 0o644); err != nil {

@@ -70,7 +70,7 @@ while True:
 `
 	script := strings.Join([]string{
 		"set +e",
-		"d=$(mktemp -d)",
+		"d=$(mktemp -d); trap 'rm -rf $d' EXIT",
 		"cat > $d/l.py <<'PY'\n" + listener + "PY",
 		"python3 $d/l.py 127.0.0.1 9911 $d/got & l1=$!; python3 $d/l.py 172.30.0.50 9912 $d/got & l2=$!",
 		"sleep 0.5",

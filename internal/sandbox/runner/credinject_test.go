@@ -68,7 +68,7 @@ func TestInjectCredentialGitPushAndGhAPI(t *testing.T) {
 
 	script := strings.Join([]string{
 		`set -e`,
-		`d=$(mktemp -d) && git clone -q https://github.com/repo.git $d/r`,
+		`d=$(mktemp -d) && trap 'rm -rf $d' EXIT && git clone -q https://github.com/repo.git $d/r`,
 		`cd $d/r && git -c user.email=a@example.test -c user.name=a commit -q --allow-empty -m injected`,
 		`git push -q origin HEAD:refs/heads/main && echo pushed-ok`,
 		`gh api /user --jq .login`,

@@ -67,7 +67,7 @@ func TestDLPBlocksPlantedToken(t *testing.T) {
 		t.Run(run.name, func(t *testing.T) {
 			var script strings.Builder
 			// A body with the token after 100 kB: it must be stopped mid-stream.
-			fmt.Fprintf(&script, "cd $(mktemp -d); head -c 100000 /dev/zero | tr '\\0' a > big; printf '&k=%s&rest=' >> big; head -c 5000 /dev/zero | tr '\\0' b >> big\n", tok)
+			fmt.Fprintf(&script, "d=$(mktemp -d); trap 'rm -rf $d' EXIT; cd $d; head -c 100000 /dev/zero | tr '\\0' a > big; printf '&k=%s&rest=' >> big; head -c 5000 /dev/zero | tr '\\0' b >> big\n", tok)
 			for i, p := range run.probes {
 				fmt.Fprintf(&script, "echo \"case %d $(curl -s -m 10 -o b%d -w '%%{http_code}' %s)\"; cat b%d; echo\n", i, i, p.curl, i)
 			}

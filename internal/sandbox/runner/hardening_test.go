@@ -27,7 +27,7 @@ func TestKernelSurfaceClosed(t *testing.T) {
 		// A simple command, not a pipeline: while bash forks a pipeline's
 		// later members it holds their pipes, which ls could catch.
 		`f=$(mktemp); ls /proc/$$/fd >$f`,
-		`echo "fds: $(tr '\n' ' ' <$f)"`,
+		`echo "fds: $(tr '\n' ' ' <$f)"; rm -f $f`,
 	}, "\n")
 	// awf itself starts with a stray descriptor, as under a CI runner.
 	stray, strayW, err := os.Pipe()

@@ -56,8 +56,9 @@ func TestSSLBumpURLRules(t *testing.T) {
 		{"h2", "/myorg/h2", "--http2", "200"},
 	}
 	var script strings.Builder
+	script.WriteString("d=$(mktemp -d); trap 'rm -rf \"$d\"' EXIT\n")
 	for i, c := range cases {
-		fmt.Fprintf(&script, "echo \"case %d $(curl -s -m 10 %s -o /tmp/body%d -w '%%{http_code} %%{http_version}' 'https://%s%s')\"; cat /tmp/body%d; echo\n",
+		fmt.Fprintf(&script, "echo \"case %d $(curl -s -m 10 %s -o $d/body%d -w '%%{http_code} %%{http_version}' 'https://%s%s')\"; cat $d/body%d; echo\n",
 			i, c.flags, i, up.Name, c.url, i)
 	}
 	// Host in upper case: the same host.
@@ -292,7 +293,7 @@ func TestSSLBumpClients(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(ws, "ws.py"), []byte(wsPython), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	script := fmt.Sprintf(`cd "$(mktemp -d)"
+	script := fmt.Sprintf(`d=$(mktemp -d); trap 'rm -rf "$d"' EXIT; cd "$d"
 git clone -q https://%[1]s/myorg/repo.git a && git -C a log --format=%%s
 git clone -q https://%[1]s/otherorg/repo.git b 2>&1 | head -3; echo "denied clone rc=${PIPESTATUS[0]}"
 node %[2]s/ws.js https://%[1]s/myorg/ws hello-through-inspection
