@@ -2,19 +2,23 @@ package runner
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/awf-dev/awf/internal/cliproxy"
 	"github.com/awf-dev/awf/internal/config"
+	"github.com/awf-dev/awf/internal/inspect"
 	"github.com/awf-dev/awf/internal/sandbox"
 	"github.com/awf-dev/awf/internal/sandbox/native"
 )
@@ -69,7 +73,7 @@ func cliProxyNetExtra(c *config.Config) sandbox.NetExtra {
 // cliProxyAgent adds the CLI proxy to the agent's environment and files:
 // AWF_CLI_PROXY_URL/_IP as the original, no GitHub token, and the gh
 // wrapper first on PATH.
-func cliProxyAgent(c *config.Config, env map[string]string, files map[string][]byte) map[string][]byte {
+func cliProxyAgent(c *config.Config, env map[string]string, files map[string][]byte, relayPEM []byte) map[string][]byte {
 	if !c.CLIProxy.Enabled {
 		return files
 	}
@@ -88,14 +92,28 @@ func cliProxyAgent(c *config.Config, env map[string]string, files map[string][]b
 	}
 	files[cliproxy.WrapperPath] = []byte(cliproxy.Wrapper)
 	files[cliHome+"/.keep"] = nil
-	if c.CLIProxy.CACert != "" {
-		if ca, err := os.ReadFile(c.CLIProxy.CACert); err == nil {
-			files[cliCA] = ca
-			sys, _ := os.ReadFile("/etc/ssl/certs/ca-certificates.crt")
-			files[cliCABundle] = append(append(sys, '\n'), ca...)
-		}
+	if len(relayPEM) > 0 {
+		// gh speaks TLS to the relay only (awf verifies the DIFC proxy
+		// itself), so it trusts the relay's CA; other hosts through the
+		// egress proxy keep the system roots.
+		files[cliCA] = relayPEM
+		sys, _ := os.ReadFile("/etc/ssl/certs/ca-certificates.crt")
+		files[cliCABundle] = append(append(sys, '\n'), relayPEM...)
 	}
 	return files
+}
+
+// newCLIRelayCA makes the per-run CA of the DIFC relay's certificate
+// (nil without the CLI proxy). Its key stays in awf's memory.
+func newCLIRelayCA(c *config.Config) (*inspect.CA, error) {
+	if !c.CLIProxy.Enabled {
+		return nil, nil
+	}
+	ca, err := inspect.NewCA(48 * time.Hour)
+	if err != nil {
+		return nil, fmt.Errorf("CLI proxy: relay CA: %w", err)
+	}
+	return ca, nil
 }
 
 // CLIProxyLogDir is where the access log goes, as the original:
@@ -114,7 +132,7 @@ func CLIProxyLogDir(c *config.Config) string {
 // sees, reaches only the relay (which admits its uid alone) and the egress
 // proxy, and the agent cannot see the process or its environment, which
 // holds the token.
-func startCLIProxy(ctx context.Context, c *config.Config, sb *native.Sandbox, log *slog.Logger, serve func(string, func() error), closers *[]func()) error {
+func startCLIProxy(ctx context.Context, c *config.Config, sb *native.Sandbox, relayCA *inspect.CA, log *slog.Logger, serve func(string, func() error), closers *[]func()) error {
 	cp := c.CLIProxy
 	if !cp.Enabled {
 		return nil
@@ -157,14 +175,29 @@ func startCLIProxy(ctx context.Context, c *config.Config, sb *native.Sandbox, lo
 		// gh reads GH_ENTERPRISE_TOKEN for any host but github.com, which
 		// localhost:<port> is. No GH_TOKEN: it is github.com's, and
 		// `gh api --hostname github.com` would then go around the DIFC
-		// proxy (and its guard policy) with the token.
-		env = append(env, "GH_ENTERPRISE_TOKEN="+token)
+		// proxy (and its guard policy). gh holds a placeholder only: the
+		// relay puts the token in on the way to the DIFC proxy, so gh
+		// pointed at any other host has nothing to give away.
+		env = append(env, "GH_ENTERPRISE_TOKEN="+cliproxy.PlaceholderToken)
 	}
 	if repo := c.HostEnv["GITHUB_REPOSITORY"]; repo != "" {
 		env = append(env, "GH_REPO="+repo)
 	}
+	env = append(env, "NODE_EXTRA_CA_CERTS="+cliCA, "SSL_CERT_FILE="+cliCABundle, "GIT_SSL_CAINFO="+cliCABundle)
+	var roots *x509.CertPool // nil: the host's roots
 	if cp.CACert != "" {
-		env = append(env, "NODE_EXTRA_CA_CERTS="+cliCA, "SSL_CERT_FILE="+cliCABundle, "GIT_SSL_CAINFO="+cliCABundle)
+		pem, err := os.ReadFile(cp.CACert)
+		if err != nil {
+			return fmt.Errorf("--difc-proxy-ca-cert: %w", err)
+		}
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("--difc-proxy-ca-cert %s: no PEM certificate in it", cp.CACert)
+		}
+	}
+	leaf, err := relayCA.Leaf("localhost")
+	if err != nil {
+		return fmt.Errorf("CLI proxy: relay certificate: %w", err)
 	}
 	alog, err := cliproxy.OpenLog(CLIProxyLogDir(c))
 	if err != nil {
@@ -199,27 +232,20 @@ func startCLIProxy(ctx context.Context, c *config.Config, sb *native.Sandbox, lo
 		return fmt.Errorf("CLI proxy: DIFC relay: %w", err)
 	}
 	*closers = append(*closers, func() { relay.Close() })
-	target := net.JoinHostPort(cp.Host, strconv.Itoa(int(cp.Port)))
-	serve("difc-relay", func() error {
-		for {
-			cc, err := relay.Accept()
-			if err != nil {
-				return err
-			}
-			go func() {
-				defer cc.Close()
-				up, err := net.Dial("tcp", target)
-				if err != nil {
-					alog.Log("tunnel_error", map[string]any{"error": err.Error()})
-					return
-				}
-				defer up.Close()
-				done := make(chan struct{})
-				go func() { io.Copy(up, cc); up.(*net.TCPConn).CloseWrite(); close(done) }()
-				io.Copy(cc, up)
-				<-done
-			}()
-		}
-	})
+	// The relay terminates gh's TLS and forwards each request to the DIFC
+	// proxy over TLS (verified for "localhost", the name gh used when it
+	// dialled the proxy itself), with the placeholder swapped for the token.
+	rs := &http.Server{
+		Handler: cliproxy.RelayHandler(cliproxy.RelayConfig{
+			Target: net.JoinHostPort(cp.Host, strconv.Itoa(int(cp.Port))), ServerName: "localhost",
+			Roots: roots, Token: token,
+			OnError: func(err error) { alog.Log("tunnel_error", map[string]any{"error": err.Error()}) },
+		}),
+		ReadHeaderTimeout: time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	*closers = append(*closers, func() { rs.Close() })
+	tlsRelay := tls.NewListener(relay, &tls.Config{Certificates: []tls.Certificate{*leaf}, MinVersion: tls.VersionTLS12})
+	serve("difc-relay", func() error { return rs.Serve(tlsRelay) })
 	return nil
 }

@@ -10,8 +10,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/awf-dev/awf/internal/cliproxy"
 	"github.com/awf-dev/awf/internal/testnet"
 )
 
@@ -120,5 +122,77 @@ while True:
 	}
 	if t.Failed() || testing.Verbose() {
 		t.Logf("stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	}
+}
+
+// TestCLIProxyTokenNotSentToAllowedHosts: gh adds its token to requests
+// for any host but github.com, so the agent could point it at a host the
+// allowlist admits (`gh api http://<host>/`, `--hostname <host>`) and
+// read the token there. gh holds only a placeholder: the allowed host
+// receives that, while the DIFC proxy still gets the real token (the relay
+// swaps it in).
+func TestCLIProxyTokenNotSentToAllowedHosts(t *testing.T) {
+	testnet.Require(t)
+	if _, err := os.Stat("/usr/bin/gh"); err != nil {
+		t.Skip("needs the host's gh (apt-get install gh)")
+	}
+	ca, err := testnet.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	caFile := filepath.Join(t.TempDir(), "ca.crt")
+	os.WriteFile(caFile, ca.PEM(), 0o644)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{ca.Leaf("localhost", "127.0.0.1")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	difc := &fakeDIFC{}
+	srv := &http.Server{Handler: difc}
+	go srv.Serve(ln)
+	defer srv.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+
+	// An allowlisted host whose logs the agent could read: it records the
+	// Authorization of every request.
+	var mu sync.Mutex
+	var seen []string
+	up := testnet.NewPlainUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.URL.Path+" auth="+r.Header.Get("Authorization"))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, "{}")
+	}))
+	token := secret("ghs_")
+	script := strings.Join([]string{
+		"set +e",
+		"echo difc: $(gh api /user)",
+		"gh api http://" + up.Name + "/direct >/dev/null 2>&1; echo direct: $?",
+		"gh api --hostname " + up.Name + " /viahostname >/dev/null 2>&1; echo viahostname: $?",
+	}, "\n")
+	r := awf(t, []string{"GH_TOKEN=" + token},
+		"-d", up.Name, "--difc-proxy-host", "host.docker.internal:"+strconv.Itoa(port), "--difc-proxy-ca-cert", caFile, "--", script)
+	got := lines(r.stdout)
+	if !strings.Contains(got["difc"], `"login":"octocat"`) {
+		t.Errorf("gh through the DIFC proxy: %q", got["difc"])
+	}
+	difc.mu.Lock()
+	difcSeen := strings.Join(difc.seen, "\n")
+	difc.mu.Unlock()
+	if !strings.Contains(difcSeen, "auth=token "+token) {
+		t.Errorf("the DIFC proxy did not get the real token:\n%s", difcSeen)
+	}
+	mu.Lock()
+	upSeen := strings.Join(seen, "\n")
+	mu.Unlock()
+	// The probe reached the host with gh's credential: the placeholder.
+	if !strings.Contains(upSeen, "/direct auth=token "+cliproxy.PlaceholderToken) {
+		t.Errorf("gh did not reach the allowed host with its credential (the test proves nothing):\n%s", upSeen)
+	}
+	if strings.Contains(upSeen, token) {
+		t.Errorf("an allowed host received the token:\n%s", upSeen)
+	}
+	if t.Failed() || testing.Verbose() {
+		t.Logf("stdout:\n%s\nstderr:\n%s\nupstream saw:\n%s", r.stdout, r.stderr, upSeen)
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/awf-dev/awf/internal/egress"
 	"github.com/awf-dev/awf/internal/ghawout"
 	"github.com/awf-dev/awf/internal/helpers"
+	"github.com/awf-dev/awf/internal/inspect"
 	"github.com/awf-dev/awf/internal/logs"
 	"github.com/awf-dev/awf/internal/notices"
 	"github.com/awf-dev/awf/internal/sandbox"
@@ -50,6 +51,9 @@ type Options struct {
 	Grace time.Duration
 	// OnStarted is called once the command runs.
 	OnStarted func(time.Time)
+
+	// cliRelay is the CA of the DIFC relay's certificate (cliproxy.go), set by Run.
+	cliRelay *inspect.CA
 }
 
 // Dirs are where a run writes its logs and artifacts.
@@ -77,12 +81,13 @@ func RunDirs(c *config.Config) Dirs {
 
 // BuildPlan computes the sandbox plan and the api-proxy's environment.
 func BuildPlan(c *config.Config, id string, preload []byte, preflight bool) (*sandbox.Plan, agentenv.Result, error) {
-	return BuildPlanCA(c, id, preload, preflight, nil)
+	return BuildPlanCA(c, id, preload, preflight, nil, nil)
 }
 
 // BuildPlanCA is BuildPlan for a run with TLS inspection: caPEM is the
-// run's CA certificate, trusted inside the sandbox (inspect.go).
-func BuildPlanCA(c *config.Config, id string, preload []byte, preflight bool, caPEM []byte) (*sandbox.Plan, agentenv.Result, error) {
+// run's CA certificate, trusted inside the sandbox (inspect.go); relayPEM
+// is the DIFC relay's CA, trusted by the CLI proxy's gh alone (cliproxy.go).
+func BuildPlanCA(c *config.Config, id string, preload []byte, preflight bool, caPEM, relayPEM []byte) (*sandbox.Plan, agentenv.Result, error) {
 	res := agentenv.BuildResult(agentenv.FromConfig(c))
 	hosts, _ := os.ReadFile("/etc/hosts")
 	ws := c.HostEnv["GITHUB_WORKSPACE"]
@@ -123,7 +128,7 @@ func BuildPlanCA(c *config.Config, id string, preload []byte, preflight bool, ca
 		NetExtra:        netExtra(c), // hostaccess.go
 		HostsFile:       string(hosts) + apireflect.HostsEntry(c.APIProxy.Enabled, sandbox.DefaultAPIProxyIP),
 		ClaudeKeyScript: helpers.GetClaudeKeyScript(),
-		AgentFiles:      caTrust(caPEM, res.Agent, cliProxyAgent(c, res.Agent, agentFiles(res.Agent, c.User.Home))), // inspect.go, cliproxy.go
+		AgentFiles:      caTrust(caPEM, res.Agent, cliProxyAgent(c, res.Agent, agentFiles(res.Agent, c.User.Home), relayPEM)), // inspect.go, cliproxy.go
 
 		PreloadLib:  preload,
 		MemoryBytes: c.MemoryLimitBytes,
@@ -197,7 +202,14 @@ func Run(ctx context.Context, o Options) (int, error) {
 	if ca != nil {
 		caPEM = ca.PEM()
 	}
-	plan, env, err := BuildPlanCA(c, id, o.PreloadLib, o.Preflight, caPEM)
+	if o.cliRelay, err = newCLIRelayCA(c); err != nil { // cliproxy.go
+		return 1, err
+	}
+	var relayPEM []byte
+	if o.cliRelay != nil {
+		relayPEM = o.cliRelay.PEM()
+	}
+	plan, env, err := BuildPlanCA(c, id, o.PreloadLib, o.Preflight, caPEM, relayPEM)
 	if err != nil {
 		return 1, err
 	}
@@ -327,7 +339,7 @@ func startServices(ctx context.Context, wg *sync.WaitGroup, o Options, sb *nativ
 		closers = append(closers, func() { hl.Close() })
 		serve("host-access", func() error { return eg.ServeHostAccess(hl) })
 	}
-	if err := startCLIProxy(ctx, c, sb, log, serve, &closers); err != nil { // cliproxy.go
+	if err := startCLIProxy(ctx, c, sb, o.cliRelay, log, serve, &closers); err != nil { // cliproxy.go
 		stop()
 		return nil, err
 	}
