@@ -43,8 +43,12 @@ type Command func(ctx context.Context, args, env []string) *exec.Cmd
 
 // Config is the server's configuration.
 type Config struct {
-	Command   Command
-	Env       []string // gh's environment: GH_HOST, the token, CA files, proxies
+	Command Command
+	Env     []string // gh's environment: GH_HOST, the token, CA files, proxies
+	// Secrets are masked in gh's output besides the token variables of
+	// Env (the real token, which gh does not hold but a DIFC proxy could
+	// echo back).
+	Secrets   []string
 	Timeout   time.Duration
 	MaxOutput int
 	MaxBody   int64
@@ -178,6 +182,11 @@ var tokenVars = []string{"GH_TOKEN", "GH_ENTERPRISE_TOKEN", "GITHUB_TOKEN", "GIT
 func (s *Server) scrub(out string) string {
 	for _, k := range tokenVars {
 		if v := envValue(s.cfg.Env, k); len(v) >= 8 {
+			out = strings.ReplaceAll(out, v, "***")
+		}
+	}
+	for _, v := range s.cfg.Secrets {
+		if len(v) >= 8 {
 			out = strings.ReplaceAll(out, v, "***")
 		}
 	}

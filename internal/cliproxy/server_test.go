@@ -131,6 +131,13 @@ func TestTokenMasked(t *testing.T) {
 	if m["stdout"] != "t=***\n" || m["stderr"] != "e=***\n" || strings.Contains(logb.String(), tok) {
 		t.Errorf("%v\n%s", m, logb.String())
 	}
+	// The real token, which gh does not hold, is masked too (a DIFC proxy
+	// echoing it back).
+	real := "ghs_realtokenechoedback"
+	s = New(Config{Command: sh(`echo "r=` + real + `"`), Env: []string{"GH_ENTERPRISE_TOKEN=" + PlaceholderToken}, Secrets: []string{real}, Log: NewLog(&logb)})
+	if _, m = post(t, s, `{"args":["api","/user"]}`); m["stdout"] != "r=***\n" {
+		t.Errorf("echoed token: %v", m)
+	}
 }
 
 func TestLimits(t *testing.T) {

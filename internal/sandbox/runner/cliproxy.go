@@ -205,7 +205,7 @@ func startCLIProxy(ctx context.Context, c *config.Config, sb *native.Sandbox, re
 	}
 	*closers = append(*closers, func() { alog.Close() })
 	srv := cliproxy.New(cliproxy.Config{
-		Env: env, Log: alog,
+		Env: env, Log: alog, Secrets: []string{token},
 		Command: func(ctx context.Context, args, env []string) *exec.Cmd {
 			pid := sb.InitPID()
 			// nsenter resolves --wd=dir before entering: env -C changes
