@@ -184,9 +184,6 @@ func (s *Sandbox) Run(stdio IO) (int, error) {
 	}
 	defer statR.Close()
 
-	cmd := exec.Command("/proc/self/exe", InitArg)
-	cmd.Env = []string{}
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
 	var tty *ptyCopier
 	if s.Plan.TTY {
 		if tty, err = newPty(stdio); err != nil {
@@ -195,20 +192,49 @@ func (s *Sandbox) Run(stdio IO) (int, error) {
 			return 1, fmt.Errorf("%w: tty: %v", ErrSetup, err)
 		}
 		defer tty.restore()
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = tty.slave, tty.slave, tty.slave
 	}
-	cmd.ExtraFiles = []*os.File{planR, statW}
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags: unix.CLONE_NEWPID | unix.CLONE_NEWNS | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS,
-		// The thread that forks is the namespace's own, which lives as
-		// long as the Netns, so this fires only when awf itself dies.
-		Pdeathsig: syscall.SIGKILL,
+	newInit := func(cgroupFD int) *exec.Cmd {
+		cmd := exec.Command("/proc/self/exe", InitArg)
+		cmd.Env = []string{}
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
+		if tty != nil {
+			cmd.Stdin, cmd.Stdout, cmd.Stderr = tty.slave, tty.slave, tty.slave
+		}
+		cmd.ExtraFiles = []*os.File{planR, statW}
+		cmd.SysProcAttr = &syscall.SysProcAttr{
+			Cloneflags: unix.CLONE_NEWPID | unix.CLONE_NEWNS | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS,
+			// The thread that forks is the namespace's own, which lives as
+			// long as the Netns, so this fires only when awf itself dies.
+			Pdeathsig: syscall.SIGKILL,
+		}
+		if cgroupFD >= 0 {
+			cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, cgroupFD
+		}
+		return cmd
 	}
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
 	defer signal.Stop(sigs)
 
-	err = s.NS.Do(cmd.Start)
+	// On cgroup v2 the init is cloned into its cgroup (CLONE_INTO_CGROUP);
+	// a kernel without it (before 5.7) refuses the clone3, and the init is
+	// then started plainly and moved in below.
+	inCgroup := false
+	cmd := newInit(-1)
+	if fd := s.cg.cloneFD(); fd >= 0 {
+		cmd = newInit(fd)
+		err = s.NS.Do(cmd.Start)
+		unix.Close(fd)
+		if inCgroup = err == nil; inCgroup {
+			s.Log.Debug("init cloned into its cgroup (CLONE_INTO_CGROUP)")
+		} else {
+			s.Log.Debug("CLONE_INTO_CGROUP refused: the init is moved into its cgroup after start", "err", err)
+			cmd = newInit(-1)
+		}
+	}
+	if !inCgroup {
+		err = s.NS.Do(cmd.Start)
+	}
 	if err == nil {
 		s.initPID.Store(int64(cmd.Process.Pid))
 		defer s.initPID.Store(0)
@@ -226,10 +252,12 @@ func (s *Sandbox) Run(stdio IO) (int, error) {
 
 	// The init reads the plan only after it is in the cgroup, so the
 	// command can never run outside its limits.
-	if err := s.cg.addIfAny(cmd.Process.Pid); err != nil {
-		cmd.Process.Kill()
-		<-waited
-		return 1, fmt.Errorf("%w: %v", ErrSetup, err)
+	if !inCgroup {
+		if err := s.cg.addIfAny(cmd.Process.Pid); err != nil {
+			cmd.Process.Kill()
+			<-waited
+			return 1, fmt.Errorf("%w: %v", ErrSetup, err)
+		}
 	}
 	if err := json.NewEncoder(planW).Encode(s.Plan); err != nil {
 		cmd.Process.Kill()
