@@ -109,3 +109,22 @@ func TestOriginalIntegrationTestLines(t *testing.T) {
 		})
 	}
 }
+
+// Leftovers of many earlier runs each cost a mount: past ManyHidden awf
+// says so, and what to remove.
+func TestManyHiddenWarns(t *testing.T) {
+	find := func(in notices.Input) string {
+		for _, l := range notices.Lines(in) {
+			if strings.Contains(l.Msg, "log directories of earlier runs") {
+				return l.Level.String() + " " + l.Msg
+			}
+		}
+		return ""
+	}
+	if got := find(notices.Input{Hidden: notices.ManyHidden - 1}); got != "" {
+		t.Errorf("warned below the threshold: %s", got)
+	}
+	if got := find(notices.Input{Hidden: 3000}); !strings.HasPrefix(got, "WARN 3000 log directories") || !strings.Contains(got, "/tmp/squid-logs-*") {
+		t.Errorf("no warning at 3000: %q", got)
+	}
+}
