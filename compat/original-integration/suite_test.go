@@ -1,5 +1,5 @@
 // Package originalintegration runs the original's tests/integration suite
-// against awf (run.sh). It takes ~20 minutes and needs the original's
+// against awf (run.sh). It takes about 3 minutes and needs the original's
 // mirror, root, node and npm, so it runs only with AWF_ORIGINAL_SUITE=1:
 // `make test` skips it with a message.
 package originalintegration
@@ -29,7 +29,7 @@ type summary struct {
 // classified as Docker-only (a), real internet (b) or a listed awf gap (c).
 func TestOriginalIntegrationSuite(t *testing.T) {
 	if os.Getenv("AWF_ORIGINAL_SUITE") != "1" {
-		t.Skip("the original's integration suite takes ~20 min: set AWF_ORIGINAL_SUITE=1 to run it (see compat/original-integration/README.md)")
+		t.Skip("the original's integration suite takes about 3 min and the original's checkout: set AWF_ORIGINAL_SUITE=1 to run it (see compat/original-integration/README.md)")
 	}
 	src := os.Getenv("AWF_ORIGINAL_CHECKOUT")
 	if src == "" {
