@@ -3,11 +3,13 @@ package native
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"syscall"
 
 	seccomp "github.com/elastic/go-seccomp-bpf"
@@ -41,9 +43,15 @@ func InitMain() {
 		unix.CloseOnExec(statusFD)
 	}
 	status := os.NewFile(statusFD, "status")
-	plan, err := readPlan()
+	plan, inCgroup, err := readPlan()
+	if err == nil && plan.NoOverlay != "" {
+		err = inCgroup() // the tool-dir copies' tmpfs pages count against the run
+	}
 	if err == nil {
 		err = setUp(plan)
+	}
+	if err == nil {
+		err = inCgroup()
 	}
 	var cmd *exec.Cmd
 	if err == nil {
@@ -58,14 +66,27 @@ func InitMain() {
 	os.Exit(reap(cmd.Process.Pid, plan.TTY))
 }
 
-func readPlan() (*sandbox.Plan, error) {
+// readPlan reads the plan; inCgroup then waits for the pipe's EOF, which
+// awf sends once this process is in the run's cgroup (run.go).
+func readPlan() (p *sandbox.Plan, inCgroup func() error, err error) {
 	f := os.NewFile(planFD, "plan")
-	defer f.Close()
-	var p sandbox.Plan
-	if err := json.NewDecoder(f).Decode(&p); err != nil {
-		return nil, fmt.Errorf("read plan: %w", err)
+	dec := json.NewDecoder(f)
+	p = new(sandbox.Plan)
+	if err := dec.Decode(p); err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("read plan: %w", err)
 	}
-	return &p, nil
+	var once sync.Once
+	var werr error
+	return p, func() error {
+		once.Do(func() {
+			defer f.Close()
+			if _, err := io.Copy(io.Discard, io.MultiReader(dec.Buffered(), f)); err != nil {
+				werr = fmt.Errorf("waiting for the cgroup: %w", err)
+			}
+		})
+		return werr
+	}, nil
 }
 
 func setUp(p *sandbox.Plan) error {

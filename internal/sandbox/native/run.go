@@ -250,19 +250,23 @@ func (s *Sandbox) Run(stdio IO) (int, error) {
 	waited := make(chan error, 1)
 	go func() { waited <- cmd.Wait() }()
 
-	// The init reads the plan only after it is in the cgroup, so the
-	// command can never run outside its limits.
+	// The plan goes at once, so the init builds the filesystem while the
+	// cgroup move (v1: an RCU grace period) is under way; the pipe's EOF
+	// says the init is in its cgroup, and only then does it start the
+	// command (or, without overlayfs, copy tool dirs into tmpfs, whose
+	// pages must count against the run's limit), so neither ever runs
+	// outside the limits.
+	if err := json.NewEncoder(planW).Encode(s.Plan); err != nil {
+		cmd.Process.Kill()
+		<-waited
+		return 1, fmt.Errorf("%w: send plan: %v", ErrSetup, err)
+	}
 	if !inCgroup {
 		if err := s.cg.addIfAny(cmd.Process.Pid); err != nil {
 			cmd.Process.Kill()
 			<-waited
 			return 1, fmt.Errorf("%w: %v", ErrSetup, err)
 		}
-	}
-	if err := json.NewEncoder(planW).Encode(s.Plan); err != nil {
-		cmd.Process.Kill()
-		<-waited
-		return 1, fmt.Errorf("%w: send plan: %v", ErrSetup, err)
 	}
 	planW.Close()
 	line, _ := bufio.NewReader(statR).ReadString('\n')
