@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -194,6 +195,9 @@ func startCLIProxy(ctx context.Context, c *config.Config, sb *native.Sandbox, re
 		if !roots.AppendCertsFromPEM(pem) {
 			return fmt.Errorf("--difc-proxy-ca-cert %s: no PEM certificate in it", cp.CACert)
 		}
+	}
+	if relayCA == nil {
+		return errors.New("CLI proxy: no relay CA (the run did not make one)")
 	}
 	leaf, err := relayCA.Leaf("localhost")
 	if err != nil {
